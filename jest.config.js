@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/tests'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  // Integration suites start real nats-server, relays and Chromium; on 2 cores they must not all run at once.
+  maxWorkers: 2,
+  testTimeout: 30000,
+};
