@@ -1,0 +1,3 @@
+export * from './packets';
+export * from './codec';
+export { utf8 } from './protobuf';
