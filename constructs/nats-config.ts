@@ -1,0 +1,120 @@
+// A region's nats.conf, derived from the topology. Pure: the NatsSuperCluster ConfigMap, the
+// loopback super-cluster of `npm run local` and the tests all render it from here.
+import { NATS_MAX_PAYLOAD, natsPorts, k8sNames } from '../topology/constants';
+import { RegionPlan, Topology } from '../topology/topology';
+
+/** A reference to an environment variable, rendered unquoted so nats-server substitutes it. */
+export interface NatsVar {
+  readonly $var: string;
+}
+export type NatsValue = string | number | boolean | NatsVar | readonly NatsValue[] | { readonly [k: string]: NatsValue };
+
+/** Environment variables the pod sets and nats.conf reads. */
+export const natsEnv = {
+  podName: 'POD_NAME',
+  hostIp: 'HOST_IP',
+  serverName: 'SERVER_NAME',
+  gatewayAdvertise: 'GATEWAY_ADVERTISE',
+  user: 'NATS_USER',
+  password: 'NATS_PASSWORD',
+} as const;
+
+/** Paths inside the NATS container. */
+export const natsPaths = {
+  configDir: '/etc/nats-config',
+  configFile: 'nats.conf',
+  pidDir: '/var/run/nats',
+  pidFile: '/var/run/nats/nats.pid',
+  jetstreamDir: '/data',
+  gatewayTlsDir: '/etc/nats-certs/gateway',
+} as const;
+
+/** Lame-duck mode lets clients move off a stopping server before it exits (as the NATS Helm chart). */
+export const LAME_DUCK = { duration: '30s', gracePeriod: '10s' } as const;
+
+export function routeUrls(plan: RegionPlan): string[] {
+  return Array.from(
+    { length: plan.nats.replicas },
+    (_, i) => `nats://${k8sNames.nats}-${i}.${k8sNames.natsHeadless}:${natsPorts.cluster}`,
+  );
+}
+
+/** The nats.conf of `region` as a value tree; render it with renderNatsConf. */
+export function natsConfig(topology: Topology, region: string): Record<string, NatsValue> {
+  const plan = topology.regions.find((r) => r.name === region);
+  if (!plan) throw new Error(`no region "${region}" in the topology (regions: ${topology.regions.map((r) => r.name).join(', ')})`);
+  const v = (name: string): NatsVar => ({ $var: name });
+  const tls: Record<string, NatsValue> = plan.nats.gatewayTlsSecret
+    ? {
+        tls: {
+          cert_file: `${natsPaths.gatewayTlsDir}/tls.crt`,
+          key_file: `${natsPaths.gatewayTlsDir}/tls.key`,
+          ca_file: `${natsPaths.gatewayTlsDir}/ca.crt`,
+          verify: true,
+        },
+      }
+    : {};
+  return {
+    server_name: v(natsEnv.serverName),
+    port: natsPorts.client,
+    http_port: natsPorts.monitor,
+    pid_file: natsPaths.pidFile,
+    lame_duck_duration: LAME_DUCK.duration,
+    lame_duck_grace_period: LAME_DUCK.gracePeriod,
+    // The relay publishes frames of up to MAX_FRAME_BYTES plus a stamped session id.
+    max_payload: NATS_MAX_PAYLOAD,
+    ...(plan.nats.clientAuthSecret
+      ? { authorization: { user: v(natsEnv.user), password: v(natsEnv.password) } }
+      : {}),
+    cluster: {
+      // nats-server refuses a gateway whose name differs from its cluster's name.
+      name: plan.name,
+      port: natsPorts.cluster,
+      no_advertise: true,
+      routes: routeUrls(plan),
+    },
+    jetstream: {
+      store_dir: natsPaths.jetstreamDir,
+      max_file_store: plan.nats.jetstreamStorageBytes,
+      max_memory_store: 0,
+    },
+    gateway: {
+      name: plan.name,
+      port: natsPorts.gateway,
+      // Peers reach this server through the NodePort on its node's private IP.
+      advertise: v(natsEnv.gatewayAdvertise),
+      ...tls,
+      gateways: topology.gateways.map((g) => ({ name: g.name, urls: [...g.urls] })),
+    },
+  };
+}
+
+/** nats.conf text: JSON syntax (which nats-server reads) with environment references left bare. */
+export function renderNatsConf(config: Record<string, NatsValue>): string {
+  return `${render(config, '')}\n`;
+}
+
+function render(value: NatsValue, indent: string): string {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return JSON.stringify(value);
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    return `[\n${value.map((x) => inner + render(x, inner)).join(',\n')}\n${indent}]`;
+  }
+  if (isVar(value)) return `$${value.$var}`;
+  const entries = Object.entries(value as Record<string, NatsValue>);
+  return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${render(x, inner)}`).join(',\n')}\n${indent}}`;
+}
+
+function isVar(value: object): value is NatsVar {
+  return typeof (value as NatsVar).$var === 'string';
+}
+
+/**
+ * Parses text written by renderNatsConf back into a value tree (bare `$NAME` become NatsVars),
+ * so tools can re-address a generated config without re-deriving it.
+ */
+export function parseRenderedNatsConf(text: string): Record<string, NatsValue> {
+  const quoted = text.replace(/(:\s*|^\s*)\$([A-Z_][A-Z0-9_]*)(\s*,?\s*)$/gm, '$1{"$var":"$2"}$3');
+  return JSON.parse(quoted) as Record<string, NatsValue>;
+}

@@ -1,0 +1,193 @@
+// One region's member of the NATS super-cluster: the equivalent of the official NATS Helm chart
+// (StatefulSet with JetStream, routes through a headless Service) plus a gateway NodePort that the
+// other regions dial over VPC peering.
+import { createHash } from 'node:crypto';
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { k8sNames, natsPorts, podLabels } from '../topology/constants';
+import { RegionPlan, Topology } from '../topology/topology';
+import { natsConfig, natsEnv, natsPaths, renderNatsConf } from './nats-config';
+
+export interface NatsSuperClusterProps {
+  /** The whole super-cluster: this region's gateways list every region. */
+  readonly topology: Topology;
+  /** Which region of the topology this member is. */
+  readonly region: string;
+  /**
+   * CPU and memory of each NATS container.
+   * @default requests 250m CPU / 512Mi, memory limit 1Gi
+   */
+  readonly resources?: k8s.ResourceRequirements;
+}
+
+/** Construct IDs (a contract: renaming one replaces the object): config, statefulset, headless, client, gateway, pdb. */
+export class NatsSuperCluster extends Construct {
+  /** The rendered nats.conf this region's servers run. */
+  readonly configText: string;
+  readonly plan: RegionPlan;
+
+  constructor(scope: Construct, id: string, props: NatsSuperClusterProps) {
+    super(scope, id);
+    const plan = props.topology.regions.find((r) => r.name === props.region);
+    if (!plan) {
+      throw new Error(`NatsSuperCluster: region "${props.region}" is not in the topology (regions: ${props.topology.regions.map((r) => r.name).join(', ')})`);
+    }
+    this.plan = plan;
+    this.configText = renderNatsConf(natsConfig(props.topology, plan.name));
+    const labels = { ...podLabels.nats, 'app.kubernetes.io/part-of': 'videocall-global', 'videocall.global/region': plan.name };
+    const selector = { ...podLabels.nats };
+
+    const configMap = new k8s.KubeConfigMap(this, 'config', {
+      metadata: { name: `${k8sNames.nats}-config`, labels },
+      data: { [natsPaths.configFile]: this.configText },
+    });
+
+    const ports = [
+      { name: 'nats', containerPort: natsPorts.client },
+      { name: 'cluster', containerPort: natsPorts.cluster },
+      { name: 'gateway', containerPort: natsPorts.gateway },
+      { name: 'monitor', containerPort: natsPorts.monitor },
+    ];
+    const healthz = (query: string): k8s.HttpGetAction => ({ path: `/healthz${query}`, port: k8s.IntOrString.fromString('monitor') });
+
+    // Kubernetes expands $(VAR) only from variables declared earlier in the list: order matters.
+    const env: k8s.EnvVar[] = [
+      { name: natsEnv.podName, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: natsEnv.hostIp, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+      { name: natsEnv.serverName, value: `${plan.nats.serverNamePrefix}$(${natsEnv.podName})` },
+      { name: natsEnv.gatewayAdvertise, value: `$(${natsEnv.hostIp}):${plan.nats.gatewayNodePort}` },
+      ...(plan.nats.clientAuthSecret
+        ? [
+            { name: natsEnv.user, valueFrom: { secretKeyRef: { name: plan.nats.clientAuthSecret, key: 'user' } } },
+            { name: natsEnv.password, valueFrom: { secretKeyRef: { name: plan.nats.clientAuthSecret, key: 'password' } } },
+          ]
+        : []),
+    ];
+
+    const volumeMounts: k8s.VolumeMount[] = [
+      { name: 'config', mountPath: natsPaths.configDir },
+      { name: 'pid', mountPath: natsPaths.pidDir },
+      { name: 'jetstream', mountPath: natsPaths.jetstreamDir },
+      ...(plan.nats.gatewayTlsSecret ? [{ name: 'gateway-tls', mountPath: natsPaths.gatewayTlsDir, readOnly: true }] : []),
+    ];
+    const volumes: k8s.Volume[] = [
+      { name: 'config', configMap: { name: configMap.name } },
+      { name: 'pid', emptyDir: {} },
+      ...(plan.nats.gatewayTlsSecret ? [{ name: 'gateway-tls', secret: { secretName: plan.nats.gatewayTlsSecret } }] : []),
+    ];
+
+    new k8s.KubeStatefulSet(this, 'statefulset', {
+      metadata: { name: k8sNames.nats, labels },
+      spec: {
+        serviceName: k8sNames.natsHeadless,
+        replicas: plan.nats.replicas,
+        podManagementPolicy: 'Parallel',
+        selector: { matchLabels: selector },
+        template: {
+          metadata: {
+            labels,
+            // Gateway lists cannot be hot-reloaded: a changed config must roll the pods.
+            annotations: { 'checksum/config': createHash('sha256').update(this.configText).digest('hex') },
+          },
+          spec: {
+            nodeSelector: { ...plan.nodeSelector },
+            terminationGracePeriodSeconds: 60,
+            enableServiceLinks: false,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 1000,
+              runAsGroup: 1000,
+              fsGroup: 1000,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            topologySpreadConstraints: [
+              {
+                maxSkew: 1,
+                topologyKey: 'kubernetes.io/hostname',
+                whenUnsatisfiable: 'ScheduleAnyway',
+                labelSelector: { matchLabels: selector },
+              },
+            ],
+            containers: [
+              {
+                name: 'nats',
+                image: plan.nats.image,
+                args: ['--config', `${natsPaths.configDir}/${natsPaths.configFile}`],
+                ports,
+                env,
+                volumeMounts,
+                resources: props.resources ?? {
+                  requests: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('512Mi') },
+                  limits: { memory: k8s.Quantity.fromString('1Gi') },
+                },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  capabilities: { drop: ['ALL'] },
+                },
+                // As the NATS Helm chart: JetStream may need minutes to recover its streams at start.
+                startupProbe: { httpGet: healthz(''), initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },
+                readinessProbe: { httpGet: healthz('?js-server-only=true'), initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+                livenessProbe: { httpGet: healthz('?js-enabled-only=true'), initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+                // Lame-duck mode moves clients to the other servers before this one stops.
+                lifecycle: { preStop: { exec: { command: ['nats-server', `-sl=ldm=${natsPaths.pidFile}`] } } },
+              },
+            ],
+            volumes,
+          },
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'jetstream' },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              storageClassName: plan.nats.storageClassName,
+              resources: { requests: { storage: k8s.Quantity.fromString(plan.nats.jetstreamStorage) } },
+            },
+          },
+        ],
+      },
+    });
+
+    new k8s.KubeService(this, 'headless', {
+      metadata: { name: k8sNames.natsHeadless, labels },
+      spec: {
+        clusterIp: 'None',
+        // Routes must resolve peers before they are ready, or a fresh cluster never forms.
+        publishNotReadyAddresses: true,
+        selector,
+        ports: ports.map((p) => ({ name: p.name, port: p.containerPort, targetPort: k8s.IntOrString.fromString(p.name) })),
+      },
+    });
+
+    new k8s.KubeService(this, 'client', {
+      metadata: { name: k8sNames.nats, labels },
+      spec: {
+        selector,
+        ports: [{ name: 'nats', port: natsPorts.client, targetPort: k8s.IntOrString.fromString('nats') }],
+      },
+    });
+
+    new k8s.KubeService(this, 'gateway', {
+      metadata: { name: k8sNames.natsGateway, labels },
+      spec: {
+        type: 'NodePort',
+        selector,
+        ports: [
+          {
+            name: 'gateway',
+            port: natsPorts.gateway,
+            targetPort: k8s.IntOrString.fromString('gateway'),
+            nodePort: plan.nats.gatewayNodePort,
+          },
+        ],
+      },
+    });
+
+    new k8s.KubePodDisruptionBudget(this, 'pdb', {
+      metadata: { name: k8sNames.nats, labels },
+      spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
+    });
+  }
+}
+

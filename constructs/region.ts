@@ -1,0 +1,107 @@
+// One region's DigitalOcean infrastructure: VPC, a DOKS cluster inside it, a firewall that opens
+// the NATS gateway NodePort to the other regions only, and the outputs operators and
+// `npm run synth -- --tf-outputs` need.
+import { Firewall } from '@cdktf/provider-digitalocean/lib/firewall';
+import { KubernetesCluster } from '@cdktf/provider-digitalocean/lib/kubernetes-cluster';
+import { Tag } from '@cdktf/provider-digitalocean/lib/tag';
+import { Vpc } from '@cdktf/provider-digitalocean/lib/vpc';
+import { DataDigitaloceanDroplets } from '@cdktf/provider-digitalocean/lib/data-digitalocean-droplets';
+import { TerraformIterator, TerraformOutput } from 'cdktf';
+import { Construct } from 'constructs';
+import { nodeIpsOutputName } from '../topology/file';
+import { RegionPlan } from '../topology/topology';
+
+export interface RegionProps {
+  readonly plan: RegionPlan;
+  /** Tags on every taggable resource of the region. @default ['videocall-global'] */
+  readonly tags?: readonly string[];
+  /** Keep the cluster highly available (paid control plane). @default false */
+  readonly highAvailability?: boolean;
+}
+
+/**
+ * Construct IDs (a contract: renaming one destroys and recreates the resource): vpc, node-tag,
+ * cluster, gateway-firewall (only when there are other regions), nodes, and outputs cluster_id,
+ * cluster_endpoint, vpc_id, node_private_ips, kubeconfig.
+ */
+export class Region extends Construct {
+  readonly vpc: Vpc;
+  readonly cluster: KubernetesCluster;
+  readonly plan: RegionPlan;
+
+  constructor(scope: Construct, id: string, props: RegionProps) {
+    super(scope, id);
+    const { plan } = props;
+    this.plan = plan;
+    const tags = [...(props.tags ?? ['videocall-global']), `region-${plan.name}`];
+    const prefix = `videocall-${plan.name}`;
+
+    this.vpc = new Vpc(this, 'vpc', {
+      name: `${prefix}-vpc`,
+      region: plan.slug,
+      ipRange: plan.vpcCidr,
+      description: `videocall-global ${plan.name}`,
+    });
+
+    // The firewall finds the nodes by this tag; a tag resource keeps the two bound by reference.
+    const nodeTag = new Tag(this, 'node-tag', { name: `${prefix}-nodes` });
+
+    const autoScale = plan.nodePool.autoScale;
+    this.cluster = new KubernetesCluster(this, 'cluster', {
+      name: `${prefix}-k8s`,
+      region: plan.slug,
+      version: plan.kubernetesVersion,
+      vpcUuid: this.vpc.id,
+      clusterSubnet: plan.podCidr,
+      serviceSubnet: plan.serviceCidr,
+      ha: props.highAvailability ?? false,
+      surgeUpgrade: true,
+      tags,
+      nodePool: {
+        name: `${prefix}-pool`,
+        size: plan.nodePool.size,
+        nodeCount: plan.nodePool.count,
+        ...(autoScale ? { autoScale: true, minNodes: autoScale.minNodes, maxNodes: autoScale.maxNodes } : {}),
+        tags: [nodeTag.name],
+        labels: { 'videocall.global/region': plan.name },
+      },
+    });
+
+    if (plan.peerVpcCidrs.length > 0) {
+      new Firewall(this, 'gateway-firewall', {
+        name: `${prefix}-nats-gateway`,
+        tags: [nodeTag.name],
+        inboundRule: [
+          {
+            protocol: 'tcp',
+            portRange: String(plan.nats.gatewayNodePort),
+            // Only the peered regions' VPCs may dial this region's NATS gateways.
+            sourceAddresses: [...plan.peerVpcCidrs],
+          },
+        ],
+      });
+    }
+
+    const nodes = new DataDigitaloceanDroplets(this, 'nodes', {
+      filter: [{ key: 'tags', values: [nodeTag.name] }],
+      sort: [{ key: 'name', direction: 'asc' }],
+      dependsOn: [this.cluster],
+    });
+
+    const output = (outputId: string, value: unknown, description: string, sensitive = false) => {
+      const o = new TerraformOutput(this, outputId, { value, description, sensitive });
+      // Stable names in `cdktf output --outputs-file`, whatever the construct path.
+      o.overrideLogicalId(`${plan.name.replace(/-/g, '_')}_${outputId}`);
+      return o;
+    };
+    output('cluster_id', this.cluster.id, `DOKS cluster id of ${plan.name}`);
+    output('cluster_endpoint', this.cluster.endpoint, `Kubernetes API endpoint of ${plan.name}`);
+    output('vpc_id', this.vpc.id, `VPC id of ${plan.name}`);
+    const ips = new TerraformOutput(this, 'node_private_ips', {
+      value: TerraformIterator.fromList(nodes.droplets).forExpressionForList('val.ipv4_address_private'),
+      description: `Private IPs of ${plan.name}'s nodes: its NATS gateway endpoints (feed to --tf-outputs)`,
+    });
+    ips.overrideLogicalId(nodeIpsOutputName(plan.name));
+    output('kubeconfig', this.cluster.kubeConfig.get(0).rawConfig, `kubeconfig of ${plan.name}`, true);
+  }
+}
