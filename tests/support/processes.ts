@@ -1,0 +1,210 @@
+// Child processes for integration tests: output captured, readiness by TCP or HTTP, stop with
+// SIGTERM then SIGKILL, and a registry so every process a test file started is killed in afterAll
+// even when the test failed.
+import { ChildProcess, spawn } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface SpawnOptions {
+  /** Label used in error messages. */
+  name?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+const MAX_CAPTURED_CHARS = 200_000;
+
+export class ManagedProcess {
+  readonly child: ChildProcess;
+  readonly name: string;
+  /** Resolves once the process has exited (never rejects). */
+  readonly exited: Promise<ExitInfo>;
+  private captured = '';
+  private exitInfo: ExitInfo | undefined;
+
+  constructor(command: string, args: readonly string[], options: SpawnOptions = {}) {
+    this.name = options.name ?? command;
+    this.child = spawn(command, args, {
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const capture = (chunk: Buffer) => {
+      this.captured += chunk.toString('utf8');
+      if (this.captured.length > MAX_CAPTURED_CHARS) this.captured = this.captured.slice(-MAX_CAPTURED_CHARS);
+    };
+    this.child.stdout!.on('data', capture);
+    this.child.stderr!.on('data', capture);
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (err) => {
+        capture(Buffer.from(`\n[spawn error] ${err.message}\n`));
+        this.exitInfo ??= { code: null, signal: null };
+        resolve(this.exitInfo);
+      });
+      this.child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        resolve(this.exitInfo);
+      });
+    });
+    registry.add(this);
+    void this.exited.then(() => registry.delete(this));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** stdout and stderr interleaved, as far as captured (the last 200k characters). */
+  output(): string {
+    return this.captured;
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  /** Exit code and signal once it has exited, otherwise undefined. */
+  get exit(): ExitInfo | undefined {
+    return this.exitInfo;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after `timeoutMs`. */
+  async stop(timeoutMs = 5_000): Promise<ExitInfo> {
+    if (!this.running) return this.exitInfo!;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.kill('SIGKILL'), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Throws with the captured output when the process exits before `ready` resolves. */
+  async waitUntil<T>(ready: Promise<T>): Promise<T> {
+    const died = this.exited.then((info) => {
+      throw new Error(`${this.name} exited (code ${info.code}, signal ${info.signal}) before it was ready:\n${this.output()}`);
+    });
+    return Promise.race([ready, died]);
+  }
+}
+
+const registry = new Set<ManagedProcess>();
+
+export function spawnProcess(command: string, args: readonly string[], options: SpawnOptions = {}): ManagedProcess {
+  return new ManagedProcess(command, args, options);
+}
+
+/** Every process started by this module that is still running. */
+export function runningProcesses(): ManagedProcess[] {
+  return [...registry];
+}
+
+/** Stops every process started in this test file; called by afterAll automatically. */
+export async function stopAllProcesses(timeoutMs = 5_000): Promise<void> {
+  await Promise.all([...registry].map((p) => p.stop(timeoutMs)));
+}
+
+// Jest loads modules once per test file, so this hooks each file that imports the module.
+// Outside a test collection phase afterAll is absent or throws; the exit hook still applies.
+try {
+  if (typeof afterAll === 'function') afterAll(() => stopAllProcesses(), 30_000);
+} catch {
+  // imported lazily inside a test: callers must use stopAllProcesses themselves
+}
+process.once('exit', () => {
+  for (const p of registry) p.kill('SIGKILL');
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+/** Resolves once a TCP connection to host:port succeeds. */
+export async function waitForPort(port: number, host = '127.0.0.1', opts: WaitOptions = {}): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  let lastError = '';
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ port, host });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', (err) => {
+        lastError = err.message;
+        socket.destroy();
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    await sleep(opts.intervalMs ?? 50);
+  }
+  throw new Error(`nothing answered on ${host}:${port}: ${lastError}`);
+}
+
+export interface HttpResult {
+  status: number;
+  body: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+/** One GET on 127.0.0.1; rejects on connection errors. */
+export function httpGet(url: string, timeoutMs = 5_000): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }));
+      res.on('error', reject);
+    });
+    req.once('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.once('error', reject);
+  });
+}
+
+/** Resolves with the response once GET `url` answers with `status` (any 2xx when omitted). */
+export async function waitForHttp(url: string, opts: WaitOptions & { status?: number } = {}): Promise<HttpResult> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await httpGet(url, 2_000);
+      const ok = opts.status === undefined ? res.status >= 200 && res.status < 300 : res.status === opts.status;
+      if (ok) return res;
+      last = `status ${res.status}: ${res.body.slice(0, 200)}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(opts.intervalMs ?? 50);
+  }
+  throw new Error(`GET ${url} did not answer as expected: ${last}`);
+}
+
+/** Polls `check` until it returns a value that is not undefined/false. */
+export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, opts: WaitOptions & { what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(opts.intervalMs ?? 50);
+  }
+  throw new Error(`timed out waiting for ${opts.what ?? 'condition'}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+}
