@@ -24,7 +24,7 @@ test('a managed process captures output and stop() ends it even when it ignores 
 test('waitUntil reports the output of a process that died before it was ready', async () => {
   const p = spawnProcess(process.execPath, ['-e', "console.error('boom'); process.exit(3)"], { name: 'dies' });
   const port = await freePort();
-  await expect(p.waitUntil(waitForPort(port, '127.0.0.1', { timeoutMs: 10_000 }))).rejects.toThrow(/dies exited \(code 3.*boom/s);
+  await expect(p.waitUntil((signal) => waitForPort(port, '127.0.0.1', { timeoutMs: 10_000, signal }))).rejects.toThrow(/dies exited \(code 3.*boom/s);
 });
 
 test('nats-server starts, survives a kill/restart on the same port, and delivers messages', async () => {

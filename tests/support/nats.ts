@@ -56,7 +56,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   let current: ManagedProcess;
   const launch = async () => {
     current = spawnProcess(NATS_SERVER_BIN, ['-c', configPath, ...(opts.args ?? [])], { name: `nats-server ${name}` });
-    await current.waitUntil(waitForHttp(`http://127.0.0.1:${monitorPort}/healthz`, { timeoutMs: 15_000 }));
+    await current.waitUntil((signal) => waitForHttp(`http://127.0.0.1:${monitorPort}/healthz`, { timeoutMs: 15_000, signal }));
   };
   await launch();
 

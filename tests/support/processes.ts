@@ -89,12 +89,22 @@ export class ManagedProcess {
     }
   }
 
-  /** Throws with the captured output when the process exits before `ready` resolves. */
-  async waitUntil<T>(ready: Promise<T>): Promise<T> {
+  /**
+   * Resolves with `ready(signal)`; throws with the captured output when the process exits first,
+   * and aborts `signal` then so that the readiness poll stops too.
+   */
+  async waitUntil<T>(ready: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const abort = new AbortController();
     const died = this.exited.then((info) => {
+      abort.abort();
       throw new Error(`${this.name} exited (code ${info.code}, signal ${info.signal}) before it was ready:\n${this.output()}`);
     });
-    return Promise.race([ready, died]);
+    died.catch(() => undefined);
+    try {
+      return await Promise.race([ready(abort.signal), died]);
+    } finally {
+      abort.abort();
+    }
   }
 }
 
@@ -130,6 +140,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export interface WaitOptions {
   timeoutMs?: number;
   intervalMs?: number;
+  /** Stops the poll early (it then rejects). */
+  signal?: AbortSignal;
+}
+
+function checkAborted(opts: WaitOptions, what: string): void {
+  if (opts.signal?.aborted) throw new Error(`gave up waiting for ${what}`);
 }
 
 /** Resolves once a TCP connection to host:port succeeds. */
@@ -137,6 +153,7 @@ export async function waitForPort(port: number, host = '127.0.0.1', opts: WaitOp
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   let lastError = '';
   while (Date.now() < deadline) {
+    checkAborted(opts, `${host}:${port}`);
     const ok = await new Promise<boolean>((resolve) => {
       const socket = net.connect({ port, host });
       socket.once('connect', () => {
@@ -180,6 +197,7 @@ export async function waitForHttp(url: string, opts: WaitOptions & { status?: nu
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   let last = '';
   while (Date.now() < deadline) {
+    checkAborted(opts, url);
     try {
       const res = await httpGet(url, 2_000);
       const ok = opts.status === undefined ? res.status >= 200 && res.status < 300 : res.status === opts.status;
@@ -198,6 +216,7 @@ export async function eventually<T>(check: () => T | undefined | false | Promise
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
   let lastError: unknown;
   while (Date.now() < deadline) {
+    checkAborted(opts, opts.what ?? 'condition');
     try {
       const value = await check();
       if (value !== undefined && value !== false) return value;

@@ -47,7 +47,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayProcess> {
   };
   const child = spawnProcess(TSX, [MAIN], { name: `relay ${serverId}`, env, cwd: ROOT });
   const httpUrl = `http://127.0.0.1:${port}`;
-  await child.waitUntil(waitForHttp(`${httpUrl}/${opts.waitReady === false ? 'healthz' : 'readyz'}`, { timeoutMs: 20_000 }));
+  await child.waitUntil((signal) => waitForHttp(`${httpUrl}/${opts.waitReady === false ? 'healthz' : 'readyz'}`, { timeoutMs: 20_000, signal }));
   return {
     port,
     url: `ws://127.0.0.1:${port}`,
