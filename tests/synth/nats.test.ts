@@ -1,0 +1,174 @@
+import { Chart, Testing } from 'cdk8s';
+import { NatsSuperCluster } from '../../constructs/nats-super-cluster';
+import { natsConfig, parseRenderedNatsConf, renderNatsConf } from '../../constructs/nats-config';
+import { MAX_FRAME_BYTES } from '../../protocol/packets';
+import { NATS_MAX_PAYLOAD, SESSION_ID_STAMP_BYTES } from '../../topology/constants';
+import { buildTopology } from '../../topology/topology';
+import { regions } from '../../regions';
+import { threeRegions, usEast, singapore, withRegion } from './fixtures';
+
+function synth(specs = regions, region = 'us-east') {
+  const chart = new Chart(Testing.app(), 'nats', { namespace: 'videocall' });
+  const member = new NatsSuperCluster(chart, 'nats', { topology: buildTopology(specs), region });
+  const objects = Testing.synth(chart);
+  const find = (kind: string, name?: string) => objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  return { objects, find, member, conf: parseRenderedNatsConf(member.configText) as any };
+}
+
+describe('NatsSuperCluster config (nats.conf)', () => {
+  it('names server, cluster and gateway after the region', () => {
+    const { conf } = synth();
+    expect(conf.server_name).toEqual({ $var: 'SERVER_NAME' });
+    expect(conf.cluster.name).toBe('us-east');
+    expect(conf.gateway.name).toBe('us-east');
+  });
+
+  it('routes to every pod through the headless service', () => {
+    expect(synth().conf.cluster.routes).toEqual([
+      'nats://nats-0.nats-headless:6222',
+      'nats://nats-1.nats-headless:6222',
+      'nats://nats-2.nats-headless:6222',
+    ]);
+    expect(synth(regions, 'singapore').conf.cluster.routes).toHaveLength(2);
+  });
+
+  it('lists every region with all its endpoints as gateways, advertising the node IP NodePort', () => {
+    const { conf } = synth(threeRegions, 'singapore');
+    expect(conf.gateway.port).toBe(7222);
+    expect(conf.gateway.advertise).toEqual({ $var: 'GATEWAY_ADVERTISE' });
+    expect(conf.gateway.gateways).toEqual([
+      { name: 'us-east', urls: ['nats://10.100.0.2:30722'] },
+      { name: 'singapore', urls: ['nats://10.110.0.2:30722'] },
+      { name: 'eu-central', urls: ['nats://10.120.0.2:30722', 'nats://10.120.0.3:30722'] },
+    ]);
+  });
+
+  it('sizes JetStream from the region and puts it on the PVC', () => {
+    expect(synth().conf.jetstream).toEqual({ store_dir: '/data', max_file_store: 5 * 2 ** 30, max_memory_store: 0 });
+    expect(synth(regions, 'singapore').conf.jetstream.max_file_store).toBe(3 * 2 ** 30);
+  });
+
+  it('allows the largest relay frame plus a stamped session id as payload', () => {
+    expect(synth().conf.max_payload).toBe(NATS_MAX_PAYLOAD);
+    expect(NATS_MAX_PAYLOAD).toBe(MAX_FRAME_BYTES + SESSION_ID_STAMP_BYTES);
+  });
+
+  it('sets lame-duck mode and the monitor port', () => {
+    const { conf } = synth();
+    expect(conf).toMatchObject({ http_port: 8222, port: 4222, lame_duck_duration: '30s', lame_duck_grace_period: '10s' });
+  });
+
+  it('renders environment references bare and round-trips', () => {
+    const topology = buildTopology(regions);
+    const text = renderNatsConf(natsConfig(topology, 'us-east'));
+    expect(text).toContain('"server_name": $SERVER_NAME,');
+    expect(text).toContain('"advertise": $GATEWAY_ADVERTISE,');
+    expect(renderNatsConf(parseRenderedNatsConf(text))).toBe(text);
+  });
+
+  it('reads client credentials from the environment when client auth is on', () => {
+    const { conf, find } = synth([withRegion(usEast, { nats: { clientAuthSecret: 'nats-auth' } }), singapore]);
+    expect(conf.authorization).toEqual({ user: { $var: 'NATS_USER' }, password: { $var: 'NATS_PASSWORD' } });
+    const env = find('StatefulSet').spec.template.spec.containers[0].env;
+    expect(env.slice(4)).toEqual([
+      { name: 'NATS_USER', valueFrom: { secretKeyRef: { name: 'nats-auth', key: 'user' } } },
+      { name: 'NATS_PASSWORD', valueFrom: { secretKeyRef: { name: 'nats-auth', key: 'password' } } },
+    ]);
+  });
+
+  it('turns on gateway TLS from a mounted Secret when configured', () => {
+    const specs = [withRegion(usEast, { nats: { gatewayTlsSecret: 'gw-tls' } }), withRegion(singapore, { nats: { gatewayTlsSecret: 'gw-tls' } })];
+    const { conf, find } = synth(specs);
+    expect(conf.gateway.tls).toEqual({
+      cert_file: '/etc/nats-certs/gateway/tls.crt',
+      key_file: '/etc/nats-certs/gateway/tls.key',
+      ca_file: '/etc/nats-certs/gateway/ca.crt',
+      verify: true,
+    });
+    const pod = find('StatefulSet').spec.template.spec;
+    expect(pod.volumes).toContainEqual({ name: 'gateway-tls', secret: { secretName: 'gw-tls' } });
+    expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'gateway-tls', mountPath: '/etc/nats-certs/gateway', readOnly: true });
+  });
+
+  it('refuses a region that is not in the topology, naming it', () => {
+    expect(() => synth(regions, 'mars')).toThrow('NatsSuperCluster: region "mars" is not in the topology (regions: us-east, singapore)');
+  });
+});
+
+describe('NatsSuperCluster objects', () => {
+  it('declares HOST_IP before the variables that use it', () => {
+    const env = synth().find('StatefulSet').spec.template.spec.containers[0].env;
+    expect(env.slice(0, 4)).toEqual([
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+      { name: 'SERVER_NAME', value: 'us-east-$(POD_NAME)' },
+      { name: 'GATEWAY_ADVERTISE', value: '$(HOST_IP):30722' },
+    ]);
+  });
+
+  it('runs the chart\'s probes, ports, lame-duck preStop and a non-root context', () => {
+    const sts = synth().find('StatefulSet');
+    const pod = sts.spec.template.spec;
+    const c = pod.containers[0];
+    expect(sts.spec.replicas).toBe(3);
+    expect(sts.spec.serviceName).toBe('nats-headless');
+    expect(c.ports).toEqual([
+      { name: 'nats', containerPort: 4222 },
+      { name: 'cluster', containerPort: 6222 },
+      { name: 'gateway', containerPort: 7222 },
+      { name: 'monitor', containerPort: 8222 },
+    ]);
+    expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'monitor' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz?js-server-only=true', port: 'monitor' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz?js-enabled-only=true', port: 'monitor' });
+    expect(c.lifecycle.preStop.exec.command).toEqual(['nats-server', '-sl=ldm=/var/run/nats/nats.pid']);
+    expect(c.args).toEqual(['--config', '/etc/nats-config/nats.conf']);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 });
+    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.nodeSelector).toEqual({ 'topology.kubernetes.io/region': 'nyc1' });
+    expect(pod.topologySpreadConstraints[0]).toMatchObject({ topologyKey: 'kubernetes.io/hostname', maxSkew: 1 });
+    expect(sts.spec.volumeClaimTemplates[0]).toMatchObject({
+      metadata: { name: 'jetstream' },
+      spec: { storageClassName: 'do-block-storage', resources: { requests: { storage: '5Gi' } } },
+    });
+    expect(c.volumeMounts).toContainEqual({ name: 'jetstream', mountPath: '/data' });
+  });
+
+  it('rolls the pods when the gateway list changes (config checksum)', () => {
+    const checksum = (specs: typeof regions) => synth(specs).find('StatefulSet').spec.template.metadata.annotations['checksum/config'];
+    expect(checksum(regions)).toMatch(/^[0-9a-f]{64}$/);
+    expect(checksum(regions)).toBe(checksum(regions));
+    expect(checksum(threeRegions)).not.toBe(checksum(regions));
+  });
+
+  it('carries the rendered config in the ConfigMap the pods mount', () => {
+    const { find, member } = synth();
+    const cm = find('ConfigMap');
+    expect(cm.data['nats.conf']).toBe(member.configText);
+    expect(find('StatefulSet').spec.template.spec.volumes).toContainEqual({ name: 'config', configMap: { name: cm.metadata.name } });
+  });
+
+  it('exposes headless, client and gateway NodePort services and a PDB', () => {
+    const { find } = synth();
+    const headless = find('Service', 'nats-headless');
+    expect(headless.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+    expect(headless.spec.ports.map((p: any) => p.port)).toEqual([4222, 6222, 7222, 8222]);
+    expect(find('Service', 'nats').spec.ports).toEqual([{ name: 'nats', port: 4222, targetPort: 'nats' }]);
+    expect(find('Service', 'nats-gateway').spec).toMatchObject({
+      type: 'NodePort',
+      ports: [{ name: 'gateway', port: 7222, targetPort: 'gateway', nodePort: 30722 }],
+    });
+    expect(find('PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
+    for (const svc of ['nats-headless', 'nats', 'nats-gateway']) {
+      expect(find('Service', svc).spec.selector).toEqual(find('StatefulSet').spec.selector.matchLabels);
+    }
+  });
+
+  it('uses a region\'s own gateway NodePort everywhere it appears', () => {
+    const specs = [withRegion(usEast, { nats: { gatewayNodePort: 31000, gatewayEndpoints: ['10.100.0.2:31000'] } }), singapore];
+    const { find, conf } = synth(specs);
+    expect(find('Service', 'nats-gateway').spec.ports[0].nodePort).toBe(31000);
+    expect(find('StatefulSet').spec.template.spec.containers[0].env[3]).toEqual({ name: 'GATEWAY_ADVERTISE', value: '$(HOST_IP):31000' });
+    expect(conf.gateway.gateways[0].urls).toEqual(['nats://10.100.0.2:31000']);
+  });
+});
