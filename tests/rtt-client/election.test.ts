@@ -1,0 +1,131 @@
+import { DEFAULT_ELECTION_RULES, decide, rank, validateRules, type CandidateEvidence, type ElectionRules } from '../../rtt-client/election';
+
+const rules: ElectionRules = { ...DEFAULT_ELECTION_RULES, timeoutMs: 3000 };
+
+function cand(index: number, samples: number[], extra: Partial<CandidateEvidence> = {}): CandidateEvidence {
+  return { index, transport: 'websocket', alive: true, samples, pendingMs: 0, ...extra };
+}
+
+describe('decide', () => {
+  const cases: Array<{ name: string; candidates: CandidateEvidence[]; elapsed: number; expected: ReturnType<typeof decide>; rules?: Partial<ElectionRules> }> = [
+    {
+      name: 'clear winner with enough samples on each side decides early',
+      candidates: [cand(0, [20, 21, 22]), cand(1, [60, 61, 62]), cand(2, [100, 101, 99])],
+      elapsed: 500,
+      expected: { kind: 'elected', winner: 0, runnerUp: 1, why: 'clear' },
+    },
+    {
+      name: 'the list order does not matter, the RTT does',
+      candidates: [cand(0, [100, 101, 99]), cand(1, [60, 61, 62]), cand(2, [20, 21, 22])],
+      elapsed: 500,
+      expected: { kind: 'elected', winner: 2, runnerUp: 1, why: 'clear' },
+    },
+    {
+      name: 'never on a single sample, however clear',
+      candidates: [cand(0, [5]), cand(1, [200, 210, 220])],
+      elapsed: 500,
+      expected: { kind: 'undecided' },
+    },
+    {
+      name: 'a single sample does not win at the timeout either',
+      candidates: [cand(0, [5]), cand(1, [200, 210])],
+      elapsed: 3000,
+      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
+    },
+    {
+      name: 'overlap that jitter could explain waits for the timeout',
+      candidates: [cand(0, [20, 80, 25, 75]), cand(1, [45, 46, 44, 45])],
+      elapsed: 900,
+      expected: { kind: 'undecided' },
+    },
+    {
+      name: 'at the timeout the lower median wins the jittery race',
+      candidates: [cand(0, [20, 80, 25, 75]), cand(1, [45, 46, 44, 45])],
+      elapsed: 3000,
+      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
+    },
+    {
+      name: 'a margin below max(5 ms, 10 %) is a near-tie: no early decision',
+      candidates: [cand(0, [30, 30, 30]), cand(1, [34, 34, 34])],
+      elapsed: 900,
+      expected: { kind: 'undecided' },
+    },
+    {
+      name: 'equal medians: the lower p90 wins',
+      candidates: [cand(0, [30, 30, 40]), cand(1, [30, 30, 31])],
+      elapsed: 3000,
+      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
+    },
+    {
+      name: 'exact tie: the earlier server in the list wins',
+      candidates: [cand(0, [30, 30, 30]), cand(1, [30, 30, 30])],
+      elapsed: 3000,
+      expected: { kind: 'elected', winner: 0, runnerUp: 1, why: 'timeout' },
+    },
+    {
+      name: 'a candidate still connecting blocks the decision only until it has kept us waiting longer than the leader\'s RTT',
+      candidates: [cand(0, [20, 21, 22]), cand(1, [], { pendingMs: 10 })],
+      elapsed: 450,
+      expected: { kind: 'undecided' },
+    },
+    {
+      name: '… and then it is clearly behind',
+      candidates: [cand(0, [20, 21, 22]), cand(1, [], { pendingMs: 40 })],
+      elapsed: 450,
+      expected: { kind: 'elected', winner: 0, runnerUp: undefined, why: 'clear' },
+    },
+    {
+      name: 'a silent candidate with an old unanswered probe is behind; a fast early sample is not',
+      candidates: [cand(0, [20, 21, 22]), cand(1, [10], { pendingMs: 500 })],
+      elapsed: 450,
+      expected: { kind: 'undecided' },
+    },
+    {
+      name: 'dead candidates are ignored',
+      candidates: [cand(0, [5, 5, 5], { alive: false }), cand(1, [50, 51, 52])],
+      elapsed: 450,
+      expected: { kind: 'elected', winner: 1, runnerUp: undefined, why: 'clear' },
+    },
+    {
+      name: 'all dead: none',
+      candidates: [cand(0, [5, 5, 5], { alive: false }), cand(1, [], { alive: false })],
+      elapsed: 100,
+      expected: { kind: 'none' },
+    },
+    {
+      name: 'nobody answered by the timeout: none',
+      candidates: [cand(0, [], { pendingMs: 3000 }), cand(1, [], { pendingMs: 3000 })],
+      elapsed: 3000,
+      expected: { kind: 'none' },
+    },
+    {
+      name: 'a transport preference breaks a near-tie within its margin',
+      candidates: [cand(0, [30, 30, 31]), cand(1, [36, 36, 37], { transport: 'webtransport' })],
+      rules: { preferTransport: 'webtransport', preferenceMarginMs: 10 },
+      elapsed: 3000,
+      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
+    },
+    {
+      name: 'the lowest RTT wins whatever the preferred transport',
+      candidates: [cand(0, [20, 21, 22]), cand(1, [60, 61, 62], { transport: 'webtransport' })],
+      rules: { preferTransport: 'webtransport', preferenceMarginMs: 10 },
+      elapsed: 3000,
+      expected: { kind: 'elected', winner: 0, runnerUp: 1, why: 'clear' },
+    },
+  ];
+
+  test.each(cases)('$name', ({ candidates, elapsed, expected, rules: extra }) => {
+    expect(decide(candidates, { ...rules, ...extra }, elapsed)).toEqual(expected);
+  });
+
+  test('rank orders by median, p90, then list order', () => {
+    const order = rank([cand(2, [30, 30, 30]), cand(0, [30, 30, 30]), cand(1, [10, 50, 60]), cand(3, [30, 30, 31])], rules).map((c) => c.index);
+    expect(order).toEqual([0, 2, 3, 1]);
+  });
+
+  test('rules that would decide on one sample are refused', () => {
+    expect(() => validateRules({ ...rules, minSamples: 1 })).toThrow(/never decide on one sample/);
+    expect(() => validateRules({ ...rules, minSamplesAtTimeout: 1 })).toThrow(/minSamplesAtTimeout/);
+    expect(() => validateRules({ ...rules, clearMarginMs: -1 })).toThrow(/clearMarginMs/);
+  });
+});
