@@ -12,6 +12,9 @@ export const webtransportPorts = { quic: 443, health: 444 } as const;
 /** Where the WebTransport server finds the certificate it serves (a kubernetes.io/tls Secret). */
 const WEBTRANSPORT_TLS_DIR = '/etc/webtransport/tls';
 
+/** The only path the Ingress exposes: `/lobby?token=` and `/lobby/{user}/{room}` (PROTOCOL.md). */
+export const RELAY_PUBLIC_PATH = '/lobby';
+
 /** The relay drains within 30 s of SIGTERM (clients are told to fail over); a little margin on top. */
 const RELAY_TERMINATION_GRACE_SECONDS = 35;
 
@@ -175,10 +178,11 @@ export class RelayService extends Construct {
       spec: {
         ingressClassName: 'nginx',
         tls: [{ hosts: [...plan.relay.hosts], secretName: tlsSecretName }],
+        // Clients only ever open /lobby…; /metrics and the probes stay inside the cluster.
         rules: plan.relay.hosts.map((host) => ({
           host,
           http: {
-            paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: k8sNames.relay, port: { name: 'http' } } } }],
+            paths: [{ path: RELAY_PUBLIC_PATH, pathType: 'Prefix', backend: { service: { name: k8sNames.relay, port: { name: 'http' } } } }],
           },
         })),
       },

@@ -1,6 +1,6 @@
 // RelayService: the synthesized objects of one region, field by field.
 import { Chart, Testing } from 'cdk8s';
-import { RelayService, RelayServiceProps, webtransportPorts } from '../../constructs/relay-service';
+import { RELAY_PUBLIC_PATH, RelayService, RelayServiceProps, webtransportPorts } from '../../constructs/relay-service';
 import { regions } from '../../regions';
 import { NATS_CLIENT_URL, RELAY_PORT, k8sNames, natsPorts, podLabels } from '../../topology/constants';
 import { Topology, buildTopology } from '../../topology/topology';
@@ -91,7 +91,7 @@ describe('relay Service, Ingress, HPA, PDB', () => {
     expect(matches(svc.spec.selector, podLabels.webtransport)).toBe(false);
   });
 
-  test('Ingress: nginx, cert-manager issuer, WebSocket timeouts, one rule per host, TLS for every host', () => {
+  test('Ingress: nginx, cert-manager issuer, WebSocket timeouts, one /lobby rule per host, TLS for every host', () => {
     const custom = buildTopology([
       withRegion(usEast, { relay: { hosts: ['a.relay.example.org', 'b.relay.example.org'], clusterIssuer: 'letsencrypt-staging' } }),
       singapore,
@@ -105,8 +105,10 @@ describe('relay Service, Ingress, HPA, PDB', () => {
     });
     const backend = { service: { name: k8sNames.relay, port: { name: 'http' } } };
     expect(ingress.spec.rules).toEqual(
-      ['a.relay.example.org', 'b.relay.example.org'].map((host) => ({ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend }] } })),
+      ['a.relay.example.org', 'b.relay.example.org'].map((host) => ({ host, http: { paths: [{ path: '/lobby', pathType: 'Prefix', backend }] } })),
     );
+    // Prefix matching is per path element: /lobby and /lobby/alice/room pass, /metrics and /healthz do not.
+    expect(RELAY_PUBLIC_PATH).toBe('/lobby');
     expect(ingress.spec.tls).toEqual([{ hosts: ['a.relay.example.org', 'b.relay.example.org'], secretName: 'relay-tls' }]);
   });
 
