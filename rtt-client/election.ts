@@ -96,10 +96,12 @@ export function clearBound(leader: readonly number[], rules: ElectionRules): num
   return p90(leader) + Math.max(rules.clearMarginMs, rules.clearMarginRatio * median(leader));
 }
 
-/** True when `other` is behind `leader` by more than jitter explains (both need `minSamples`). */
-export function clearlyAhead(leader: readonly number[], other: readonly number[], rules: ElectionRules): boolean {
-  if (leader.length < rules.minSamples || other.length < rules.minSamples) return false;
-  return p10(other) > clearBound(leader, rules);
+/**
+ * True when `challenger` has proven itself better than an active connection now delivering `currentMs`
+ * (the median of its recent samples): enough samples, and its p90 plus the margin below that.
+ */
+export function provenBetter(challenger: readonly number[], currentMs: number, rules: ElectionRules): boolean {
+  return challenger.length >= rules.minSamples && clearBound(challenger, rules) < currentMs;
 }
 
 export function decide(candidates: readonly CandidateEvidence[], rules: ElectionRules, elapsedMs: number): Decision {

@@ -3,7 +3,7 @@
 // injected clock's timers, so the same code runs in browsers, in Node and under a fake clock.
 import { CodecError, PacketType, decodePacketWrapper, encodeRttProbe, readRttProbeTimestamp, utf8 } from '../protocol';
 import { systemClock, type Clock, type TimerHandle } from './clock';
-import { DEFAULT_ELECTION_RULES, clearlyAhead, decide, validateRules, type CandidateEvidence, type ElectionRules } from './election';
+import { DEFAULT_ELECTION_RULES, decide, provenBetter, validateRules, type CandidateEvidence, type ElectionRules } from './election';
 import { Emitter } from './emitter';
 import { median, p90, SampleWindow } from './stats';
 import {
@@ -411,8 +411,8 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     }
 
     const active = this.active!;
-    const recent = active.window.samples(this.settings.degradeSamples);
-    if (election.reason === 'degraded' && winner !== undefined && clearlyAhead(winner.window.samples(), recent, this.rules)) {
+    const currentMs = median(active.window.samples(this.settings.degradeSamples));
+    if (election.reason === 'degraded' && winner !== undefined && provenBetter(winner.window.samples(), currentMs, this.rules)) {
       this.setStandby(runnerUp);
       this.switchTo(winner, 'degraded');
       this.dropCandidate(active, 'degraded');
@@ -735,9 +735,14 @@ function validateServers(servers: unknown): readonly ServerEntry[] {
   return servers.map((s: ServerEntry) => ({ ...s }));
 }
 
+/** `path` (with its query) appended to the server URL's path; the server URL's own query is kept. */
 function joinUrl(base: string, path: string): string {
   if (path === '') return base;
-  return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
+  const url = new URL(base);
+  const extra = new URL(path, 'http://path.invalid/');
+  url.pathname = url.pathname.replace(/\/+$/, '') + extra.pathname;
+  extra.searchParams.forEach((value, key) => url.searchParams.append(key, value));
+  return url.toString();
 }
 
 function defaultFactory(webSocket?: WebSocketConstructor, webTransport?: WebTransportConstructor): TransportFactory {

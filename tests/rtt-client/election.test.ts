@@ -1,4 +1,4 @@
-import { DEFAULT_ELECTION_RULES, decide, rank, validateRules, type CandidateEvidence, type ElectionRules } from '../../rtt-client/election';
+import { DEFAULT_ELECTION_RULES, decide, provenBetter, rank, validateRules, type CandidateEvidence, type ElectionRules } from '../../rtt-client/election';
 
 const rules: ElectionRules = { ...DEFAULT_ELECTION_RULES, timeoutMs: 3000 };
 
@@ -127,5 +127,16 @@ describe('decide', () => {
     expect(() => validateRules({ ...rules, minSamples: 1 })).toThrow(/never decide on one sample/);
     expect(() => validateRules({ ...rules, minSamplesAtTimeout: 1 })).toThrow(/minSamplesAtTimeout/);
     expect(() => validateRules({ ...rules, clearMarginMs: -1 })).toThrow(/clearMarginMs/);
+  });
+});
+
+describe('provenBetter', () => {
+  test.each([
+    { challenger: [50, 51, 52], current: 300, expected: true },
+    { challenger: [50, 51], current: 300, expected: false }, // too few samples
+    { challenger: [50, 51, 290], current: 240, expected: false }, // its p90 is not clearly below
+    { challenger: [50, 51, 52], current: 56, expected: false }, // within the margin
+  ])('$challenger vs $current ms: $expected', ({ challenger, current, expected }) => {
+    expect(provenBetter(challenger, current, rules)).toBe(expected);
   });
 });
