@@ -102,7 +102,7 @@ export class RelayService extends Construct {
     this.deployment = new k8s.KubeDeployment(this, 'deployment', {
       metadata: { name: k8sNames.relay, labels: relayLabels },
       spec: {
-        replicas: plan.relay.minReplicas,
+        // No replicas: the HPA owns the count, and a re-apply must not shrink a scaled-out relay.
         selector: { matchLabels: relaySelector },
         // Never below the current capacity while rolling: a replaced relay drops its clients.
         strategy: {

@@ -33,8 +33,8 @@ describe('relay Deployment', () => {
   const pod = deployment.spec.template;
   const c = container(deployment);
 
-  test('runs the plan: replicas, image, node selector, pod labels the selector matches', () => {
-    expect(deployment.spec.replicas).toBe(plan.relay.minReplicas);
+  test('runs the plan: image, node selector, pod labels the selector matches; the HPA owns the replica count', () => {
+    expect(deployment.spec.replicas).toBeUndefined();
     expect(c.image).toBe(plan.relay.image);
     expect(pod.spec.nodeSelector).toEqual(plan.nodeSelector);
     expect(deployment.spec.selector.matchLabels).toEqual(podLabels.relay);
@@ -134,7 +134,6 @@ describe('relay Service, Ingress, HPA, PDB', () => {
     expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([3, 7]);
     expect(hpa.spec.metrics[0].resource.target.averageUtilization).toBe(55);
     const deployment = one(m, 'Deployment', k8sNames.relay);
-    expect(deployment.spec.replicas).toBe(3);
     const jwt = container(deployment).env.find((e: { name: string }) => e.name === 'JWT_SECRET');
     expect(jwt.valueFrom.secretKeyRef.name).toBe('lobby-jwt');
   });
