@@ -4,7 +4,6 @@ import { freePort } from './ports';
 import { ExitInfo, ManagedProcess, spawnProcess, waitForHttp } from './processes';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 const MAIN = path.join(ROOT, 'relay', 'main.ts');
 
 export interface RelayOptions {
@@ -45,7 +44,9 @@ export async function startRelay(opts: RelayOptions): Promise<RelayProcess> {
     SERVER_ID: serverId,
     ...opts.env,
   };
-  const child = spawnProcess(TSX, [MAIN], { name: `relay ${serverId}`, env, cwd: ROOT });
+  // node itself with tsx's loader, not the tsx CLI: the CLI runs node as a second process, which
+  // a SIGKILL of the CLI would orphan with the port still open.
+  const child = spawnProcess(process.execPath, ['--import', 'tsx', MAIN], { name: `relay ${serverId}`, env, cwd: ROOT });
   const httpUrl = `http://127.0.0.1:${port}`;
   await child.waitUntil((signal) => waitForHttp(`${httpUrl}/${opts.waitReady === false ? 'healthz' : 'readyz'}`, { timeoutMs: 20_000, signal }));
   return {
