@@ -1,0 +1,294 @@
+// The session state machine of PROTOCOL.md, pure: events and an injected clock in, actions out.
+// The server (server.ts) carries the actions out on sockets and NATS.
+import {
+  CodecError, CONGESTION_DROPS_PER_SECOND, CONGESTION_NOTICE_INTERVAL_MS, MediaType, MeetingEvent, PacketType,
+  SYSTEM_USER_ID, encodeMeetingPacket, encodePacketWrapper, isRttProbe, readRoutingView, stampSessionId, subjects,
+} from '../protocol';
+import type { DropReason } from './metrics';
+
+export type SessionState = 'testing' | 'active' | 'closed';
+
+/** WebSocket close codes the relay uses (RFC 6455 §7.4.1). */
+export const CloseCode = {
+  NORMAL: 1000,
+  /** Drain on SIGTERM: clients fail over to the next relay at once. */
+  GOING_AWAY: 1001,
+  /** A frame that is not a PacketWrapper. */
+  INVALID_PAYLOAD: 1007,
+  /** The socket stayed over the send-buffer bound too long. */
+  POLICY: 1008,
+  /** Sent by uWebSockets.js itself for frames over MAX_FRAME_BYTES. */
+  TOO_BIG: 1009,
+} as const;
+
+export interface SessionIdentity {
+  readonly id: bigint;
+  readonly userId: string;
+  readonly room: string;
+  readonly displayName: string;
+  readonly observer: boolean;
+}
+
+export interface SessionLimits {
+  idleTimeoutMs: number;
+  pingIntervalMs: number;
+  keyframeRequestsPerSecond: number;
+  slowSocketCloseMs: number;
+}
+
+export type SessionAction =
+  /** Send these exact bytes back on the session's own socket. */
+  | { kind: 'echo'; frame: Uint8Array }
+  /** Publish on NATS and deliver to the room's other local sessions. */
+  | { kind: 'publish'; subject: string; frame: Uint8Array; media: boolean }
+  /** A system-subject MeetingPacket (wrapped) to publish and deliver to every local session. */
+  | { kind: 'announce'; subject: string; frame: Uint8Array }
+  /** A HEALTH packet, for the diagnostics subject only. */
+  | { kind: 'health'; frame: Uint8Array }
+  | { kind: 'drop'; reason: DropReason }
+  | { kind: 'ping' }
+  | { kind: 'close'; code: number; reason: string };
+
+const SECOND_MS = 1_000;
+
+/** PacketWrapper{MEETING, SYSTEM, session 0, MeetingPacket{...}} as the system subject carries it. */
+export function systemMeetingFrame(meeting: Parameters<typeof encodeMeetingPacket>[0]): Uint8Array {
+  return encodePacketWrapper({ packetType: PacketType.MEETING, userId: SYSTEM_USER_ID, data: encodeMeetingPacket(meeting) });
+}
+
+/** PARTICIPANT_JOINED or PARTICIPANT_LEFT for a member, with the fields PROTOCOL.md lists. */
+export function participantFrame(event: MeetingEvent.PARTICIPANT_JOINED | MeetingEvent.PARTICIPANT_LEFT, m: Omit<SessionIdentity, 'observer'>): Uint8Array {
+  const verb = event === MeetingEvent.PARTICIPANT_JOINED ? 'joined' : 'left';
+  return systemMeetingFrame({
+    eventType: event,
+    roomId: m.room,
+    message: `${m.displayName || m.userId} ${verb} the meeting`,
+    targetUserId: m.userId,
+    sessionId: m.id,
+    displayName: m.displayName,
+  });
+}
+
+export class Session {
+  readonly idText: string;
+  private stateValue: SessionState = 'testing';
+  private lastInboundMs: number;
+  private lastPingMs: number;
+  private keyframeTimes: number[] = [];
+  private overBoundSinceMs: number | undefined;
+  /** Per sender (session id text): drops towards this session in the current window. */
+  private dropsBySender = new Map<string, { windowStartMs: number; count: number; lastNoticeMs: number }>();
+
+  constructor(
+    readonly identity: SessionIdentity,
+    private readonly limits: SessionLimits,
+    nowMs: number,
+  ) {
+    this.idText = identity.id.toString(10);
+    this.lastInboundMs = nowMs;
+    this.lastPingMs = nowMs;
+  }
+
+  get state(): SessionState {
+    return this.stateValue;
+  }
+
+  get ownSubject(): string {
+    return subjects.session(this.identity.room, this.identity.id);
+  }
+
+  /** SESSION_ASSIGNED then MEETING_STARTED: the first two frames of every session. */
+  welcomeFrames(nowMs: number): Uint8Array[] {
+    return [
+      encodePacketWrapper({ packetType: PacketType.SESSION_ASSIGNED, userId: SYSTEM_USER_ID, sessionId: this.identity.id }),
+      systemMeetingFrame({
+        eventType: MeetingEvent.MEETING_STARTED,
+        roomId: this.identity.room,
+        startTimeMs: BigInt(Math.floor(nowMs)),
+        creatorId: this.identity.userId,
+      }),
+    ];
+  }
+
+  /** Any inbound frame, binary or not, or a pong, keeps the session alive. */
+  touch(nowMs: number): void {
+    this.lastInboundMs = nowMs;
+  }
+
+  /** One inbound binary frame. `frame` must stay valid (the server copies uWS's buffer first). */
+  onBinary(frame: Uint8Array, nowMs: number): SessionAction[] {
+    if (this.stateValue === 'closed') return [];
+    this.touch(nowMs);
+    let view;
+    try {
+      view = readRoutingView(frame);
+    } catch (err) {
+      if (!(err instanceof CodecError)) throw err;
+      // Close reasons must fit a control frame (123 bytes).
+      return [{ kind: 'close', code: CloseCode.INVALID_PAYLOAD, reason: `malformed PacketWrapper: ${err.message}`.slice(0, 120) }];
+    }
+    if (isRttProbe(view)) return [{ kind: 'echo', frame }];
+
+    const actions: SessionAction[] = [];
+    if (this.stateValue === 'testing') {
+      this.stateValue = 'active';
+      if (!this.identity.observer) {
+        actions.push({ kind: 'announce', subject: subjects.system(this.identity.room), frame: participantFrame(MeetingEvent.PARTICIPANT_JOINED, this.identity) });
+      }
+    }
+
+    if (view.packetType === PacketType.CONGESTION) return [...actions, { kind: 'drop', reason: 'congestion_from_client' }];
+    if (view.packetType === PacketType.HEALTH) return [...actions, { kind: 'health', frame }];
+    const media = view.packetType === PacketType.MEDIA;
+    if (media && this.identity.observer) return [...actions, { kind: 'drop', reason: 'observer_media' }];
+    if (media && view.mediaType === MediaType.KEYFRAME_REQUEST && !this.allowKeyframeRequest(nowMs)) {
+      return [...actions, { kind: 'drop', reason: 'keyframe_limit' }];
+    }
+    const out = view.sessionId === 0n ? stampSessionId(frame, view, this.identity.id) : frame;
+    actions.push({ kind: 'publish', subject: this.ownSubject, frame: out, media });
+    return actions;
+  }
+
+  private allowKeyframeRequest(nowMs: number): boolean {
+    this.keyframeTimes = this.keyframeTimes.filter((t) => nowMs - t < SECOND_MS);
+    if (this.keyframeTimes.length >= this.limits.keyframeRequestsPerSecond) return false;
+    this.keyframeTimes.push(nowMs);
+    return true;
+  }
+
+  /**
+   * The relay dropped a frame from `senderIdText` towards this session. True when a CONGESTION
+   * notice is due: CONGESTION_DROPS_PER_SECOND drops within one second, at most one notice per interval.
+   */
+  noteDropFrom(senderIdText: string, nowMs: number): boolean {
+    let w = this.dropsBySender.get(senderIdText);
+    if (w === undefined) {
+      w = { windowStartMs: nowMs, count: 0, lastNoticeMs: -Infinity };
+      this.dropsBySender.set(senderIdText, w);
+    }
+    if (nowMs - w.windowStartMs >= SECOND_MS) {
+      w.windowStartMs = nowMs;
+      w.count = 0;
+    }
+    w.count++;
+    if (w.count >= CONGESTION_DROPS_PER_SECOND && nowMs - w.lastNoticeMs >= CONGESTION_NOTICE_INTERVAL_MS) {
+      w.lastNoticeMs = nowMs;
+      w.count = 0;
+      return true;
+    }
+    return false;
+  }
+
+  /** CONGESTION {user_id = this (the congested receiver), session_id = the sender}. */
+  congestionFrame(senderId: bigint): Uint8Array {
+    return encodePacketWrapper({ packetType: PacketType.CONGESTION, userId: this.identity.userId, sessionId: senderId });
+  }
+
+  /** Reports whether the socket's send buffer is over the bound; returns the transition, if any. */
+  setOverBound(over: boolean, nowMs: number): 'congested' | 'recovered' | undefined {
+    if (over && this.overBoundSinceMs === undefined) {
+      this.overBoundSinceMs = nowMs;
+      return 'congested';
+    }
+    if (!over && this.overBoundSinceMs !== undefined) {
+      this.overBoundSinceMs = undefined;
+      return 'recovered';
+    }
+    return undefined;
+  }
+
+  get overBound(): boolean {
+    return this.overBoundSinceMs !== undefined;
+  }
+
+  /** Periodic housekeeping: idle timeout, slow socket, pings. */
+  tick(nowMs: number): SessionAction[] {
+    if (this.stateValue === 'closed') return [];
+    if (nowMs - this.lastInboundMs >= this.limits.idleTimeoutMs) {
+      return [{ kind: 'close', code: CloseCode.NORMAL, reason: 'idle timeout' }];
+    }
+    if (this.overBoundSinceMs !== undefined && nowMs - this.overBoundSinceMs >= this.limits.slowSocketCloseMs) {
+      return [{ kind: 'close', code: CloseCode.POLICY, reason: 'receiver too slow' }];
+    }
+    if (nowMs - this.lastPingMs >= this.limits.pingIntervalMs) {
+      this.lastPingMs = nowMs;
+      return [{ kind: 'ping' }];
+    }
+    return [];
+  }
+
+  /**
+   * The socket closed. Returns the member to announce as left after the grace period: only an
+   * active, non-observer session is one.
+   */
+  close(): Omit<SessionIdentity, 'observer'> | undefined {
+    const wasActive = this.stateValue === 'active';
+    this.stateValue = 'closed';
+    this.dropsBySender.clear();
+    return wasActive && !this.identity.observer ? this.identity : undefined;
+  }
+}
+
+export interface Departure {
+  readonly member: Omit<SessionIdentity, 'observer'>;
+  readonly dueMs: number;
+}
+
+/**
+ * PARTICIPANT_LEFT waiting out the grace period, keyed by (room, user): a rejoin of the same user
+ * in the same room takes the pending departure over, so nothing is announced; if that new session
+ * ends without becoming a member itself, the departure it took over is scheduled again.
+ */
+export class Departures {
+  private pending = new Map<string, Departure>();
+
+  constructor(private readonly graceMs: number) {}
+
+  private static key(room: string, userId: string): string {
+    return `${room}\u0000${userId}`;
+  }
+
+  schedule(member: Omit<SessionIdentity, 'observer'>, nowMs: number): Departure {
+    const d = { member, dueMs: nowMs + this.graceMs };
+    this.pending.set(Departures.key(member.room, member.userId), d);
+    return d;
+  }
+
+  /** A session of `userId` joined `room`: cancels and returns the pending departure, if any. */
+  takeOver(room: string, userId: string): Departure | undefined {
+    const key = Departures.key(room, userId);
+    const d = this.pending.get(key);
+    this.pending.delete(key);
+    return d;
+  }
+
+  /** Removes and returns every departure due at `nowMs`. */
+  due(nowMs: number): Departure[] {
+    const out: Departure[] = [];
+    for (const [key, d] of this.pending) {
+      if (d.dueMs <= nowMs) {
+        out.push(d);
+        this.pending.delete(key);
+      }
+    }
+    return out;
+  }
+
+  /** Removes and returns all (on drain, they are announced at once). */
+  all(): Departure[] {
+    const out = [...this.pending.values()];
+    this.pending.clear();
+    return out;
+  }
+
+  /** The departure due first, if any. */
+  nextDue(): Departure | undefined {
+    let first: Departure | undefined;
+    for (const d of this.pending.values()) if (first === undefined || d.dueMs < first.dueMs) first = d;
+    return first;
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+}
