@@ -1,6 +1,4 @@
-// The real relay (relay/main.ts) as a child process on a free 127.0.0.1 port. It runs as
-// `node --import tsx relay/main.ts`: one process, so signals reach the relay itself (the `tsx`
-// CLI would sit in between as a parent process).
+// The real relay (relay/main.ts) as a child process on a free 127.0.0.1 port.
 import path from 'node:path';
 import { freePort } from './ports';
 import { ExitInfo, ManagedProcess, spawnProcess, waitForHttp } from './processes';

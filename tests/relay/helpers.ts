@@ -1,0 +1,133 @@
+// WebSocket clients and raw NATS observers for the relay's integration tests.
+import type { Msg, NatsConnection } from '@nats-io/nats-core/lib/internal_mod';
+import { connect } from '@nats-io/transport-node';
+import WebSocket from 'ws';
+import { decodeMeetingPacket, decodePacketWrapper, PacketType } from '../../protocol';
+import { eventually } from '../support/processes';
+
+export interface ClosedInfo {
+  code: number;
+  reason: string;
+}
+
+/** A `ws` client that records every binary frame and its close code. */
+export class TestClient {
+  readonly frames: Uint8Array[] = [];
+  readonly closed: Promise<ClosedInfo>;
+  private closedInfo: ClosedInfo | undefined;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.binaryType = 'nodebuffer';
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) this.frames.push(new Uint8Array(data));
+    });
+    this.closed = new Promise((resolve) => {
+      ws.on('close', (code, reason) => {
+        this.closedInfo = { code, reason: reason.toString('utf8') };
+        resolve(this.closedInfo);
+      });
+    });
+    openClients.add(this);
+    void this.closed.then(() => openClients.delete(this));
+  }
+
+  /** Opens a session; rejects with the HTTP status when the upgrade is refused. */
+  static open(url: string): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      const client = new TestClient(ws);
+      ws.once('open', () => resolve(client));
+      ws.once('unexpected-response', (_req, res) => {
+        reject(new UpgradeRefused(res.statusCode ?? 0));
+        ws.terminate();
+      });
+      ws.once('error', (err) => reject(err));
+    });
+  }
+
+  get isClosed(): ClosedInfo | undefined {
+    return this.closedInfo;
+  }
+
+  send(frame: Uint8Array): void {
+    this.ws.send(frame, { binary: true });
+  }
+
+  /** Waits for the n-th frame (0-based) to arrive. */
+  async frame(n: number, timeoutMs = 5_000): Promise<Uint8Array> {
+    return eventually(() => this.frames[n], { timeoutMs, what: `frame #${n}` });
+  }
+
+  /** The first frame (from `from` on) for which `match` holds. */
+  async waitFor(match: (f: Uint8Array) => boolean, opts: { from?: number; timeoutMs?: number; what?: string } = {}): Promise<Uint8Array> {
+    return eventually(() => this.frames.slice(opts.from ?? 0).find(match), { timeoutMs: opts.timeoutMs ?? 5_000, what: opts.what ?? 'matching frame' });
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+}
+
+export class UpgradeRefused extends Error {
+  constructor(readonly status: number) {
+    super(`upgrade refused with HTTP ${status}`);
+  }
+}
+
+const openClients = new Set<TestClient>();
+
+/** Terminates every client still open (afterEach/afterAll). */
+export function closeAllClients(): void {
+  for (const c of openClients) c.terminate();
+}
+
+/** A raw NATS subscriber that records subject and payload of everything it sees. */
+export class NatsObserver {
+  readonly messages: Array<{ subject: string; data: Uint8Array }> = [];
+
+  private constructor(readonly nc: NatsConnection) {}
+
+  static async start(url: string, subject = '>'): Promise<NatsObserver> {
+    const nc: NatsConnection = await connect({ servers: url });
+    const o = new NatsObserver(nc);
+    nc.subscribe(subject, { callback: (_e: Error | null, m: Msg) => { o.messages.push({ subject: m.subject, data: new Uint8Array(m.data) }); } });
+    await nc.flush();
+    return o;
+  }
+
+  onSubject(subject: string) {
+    return this.messages.filter((m) => m.subject === subject);
+  }
+
+  async close(): Promise<void> {
+    await this.nc.close();
+  }
+}
+
+/** The MeetingPacket of a system frame, or undefined when the frame is not one. */
+export function meetingOf(frame: Uint8Array) {
+  try {
+    const pw = decodePacketWrapper(frame);
+    return pw.packetType === PacketType.MEETING ? decodeMeetingPacket(pw.data) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function packetTypeOf(frame: Uint8Array): number | undefined {
+  try {
+    return decodePacketWrapper(frame).packetType;
+  } catch {
+    return undefined;
+  }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+}

@@ -1,0 +1,151 @@
+// Two clients on one real relay over a real nats-server: the session steps of PROTOCOL.md.
+import {
+  LEAVE_GRACE_MS, MediaType, MeetingEvent, PacketType, SYSTEM_USER_ID, decodePacketWrapper, encodeMediaPacket,
+  encodePacketWrapper, encodeRttProbe, subjects, utf8,
+} from '../../protocol';
+import { NatsServer, startNatsServer } from '../support/nats';
+import { eventually } from '../support/processes';
+import { RelayProcess, startRelay } from '../support/relay';
+import { NatsObserver, TestClient, closeAllClients, meetingOf, sameBytes, sleep } from './helpers';
+
+let nats: NatsServer;
+let relay: RelayProcess;
+let observer: NatsObserver;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  relay = await startRelay({ natsUrl: nats.url });
+  observer = await NatsObserver.start(nats.url);
+});
+
+afterAll(async () => {
+  closeAllClients();
+  await observer?.close();
+  await relay?.stop();
+  await nats?.stop();
+});
+
+const video = (user: string, payload: number[]) =>
+  encodePacketWrapper({ packetType: PacketType.MEDIA, userId: user, data: encodeMediaPacket({ mediaType: MediaType.VIDEO, userId: user, data: Uint8Array.from(payload) }) });
+
+async function join(user: string, room: string) {
+  const c = await TestClient.open(`${relay.url}/lobby/${user}/${room}`);
+  const assigned = decodePacketWrapper(await c.frame(0));
+  return { client: c, sessionId: assigned.sessionId };
+}
+
+/** Everything the relay published before this call has reached the observer once this returns. */
+async function natsBarrier(): Promise<void> {
+  // The relay has one NATS connection, so its publishes reach the observer in order.
+  const room = `marker${Date.now()}`;
+  const marker = await join('marker', room);
+  marker.client.send(video('marker', [1]));
+  await eventually(() => observer.onSubject(subjects.session(room, marker.sessionId)).length > 0, { what: 'marker frame on NATS' });
+  marker.client.close();
+}
+
+test('SESSION_ASSIGNED comes first and MEETING_STARTED second', async () => {
+  const before = Date.now();
+  const { client } = await join('alice', 'welcome');
+  const assigned = decodePacketWrapper(await client.frame(0));
+  expect(assigned.packetType).toBe(PacketType.SESSION_ASSIGNED);
+  expect(utf8.decode(assigned.userId)).toBe(SYSTEM_USER_ID);
+  expect(assigned.sessionId >> 62n).toBe(2n); // top two bits `10`
+  const started = decodePacketWrapper(await client.frame(1));
+  expect(started.packetType).toBe(PacketType.MEETING);
+  expect(started.sessionId).toBe(0n);
+  const meeting = meetingOf(await client.frame(1))!;
+  expect(meeting.eventType).toBe(MeetingEvent.MEETING_STARTED);
+  expect(meeting.roomId).toBe('welcome');
+  expect(utf8.decode(meeting.creatorId)).toBe('alice');
+  expect(Number(meeting.startTimeMs)).toBeGreaterThanOrEqual(before - 1000);
+  client.close();
+});
+
+test('RTT probes are echoed byte-for-byte, never reach NATS, and a Testing session publishes nothing', async () => {
+  const room = 'rtt';
+  const { client, sessionId } = await join('rita', room);
+  const probes = [encodeRttProbe('rita', 1234.5678), encodeRttProbe('rita', 99.25)];
+  for (const p of probes) client.send(p);
+  for (const p of probes) await client.waitFor((f) => sameBytes(f, p), { from: 2, what: 'RTT echo' });
+  await natsBarrier();
+  expect(observer.messages.filter((m) => m.subject.startsWith(`room.${room}.`))).toEqual([]);
+  expect(client.frames.slice(2).filter((f) => decodePacketWrapper(f).packetType !== PacketType.MEDIA)).toEqual([]);
+  expect(sessionId).not.toBe(0n);
+  client.close();
+});
+
+test('activation announces PARTICIPANT_JOINED; stamped frames reach the other client and not the sender', async () => {
+  const room = 'flow';
+  const a = await join('alice', room);
+  const b = await join('bob', room);
+  b.client.send(encodeRttProbe('bob', 1)); // bob stays in Testing
+
+  const first = video('alice', [1, 2, 3]);
+  a.client.send(first);
+  const joined = await eventually(() => observer.onSubject(subjects.system(room)).map((m) => meetingOf(m.data)).find((m) => m?.eventType === MeetingEvent.PARTICIPANT_JOINED), { what: 'PARTICIPANT_JOINED on NATS' });
+  expect(joined!.roomId).toBe(room);
+  expect(utf8.decode(joined!.targetUserId)).toBe('alice');
+  expect(joined!.sessionId).toBe(a.sessionId);
+  expect(utf8.decode(joined!.displayName)).toBe('alice');
+  expect(joined!.message).not.toBe('');
+
+  // The activating frame is published, stamped with alice's id, on her subject.
+  const published = await eventually(() => observer.onSubject(subjects.session(room, a.sessionId))[0], { what: 'alice frame on NATS' });
+  const pw = decodePacketWrapper(published.data);
+  expect(pw.sessionId).toBe(a.sessionId);
+  expect(sameBytes(pw.data, decodePacketWrapper(first).data)).toBe(true);
+
+  // Bob (Testing, but subscribed) receives it stamped, and the join announcement.
+  await b.client.waitFor((f) => sameBytes(f, published.data), { what: 'stamped frame at bob' });
+  await b.client.waitFor((f) => meetingOf(f)?.eventType === MeetingEvent.PARTICIPANT_JOINED, { what: 'PARTICIPANT_JOINED at bob' });
+
+  // A frame with a non-zero session id keeps it.
+  const preset = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'alice', data: encodeMediaPacket({ mediaType: MediaType.AUDIO }), sessionId: 12345n });
+  a.client.send(preset);
+  await b.client.waitFor((f) => sameBytes(f, preset), { what: 'unstamped frame at bob' });
+
+  // Alice never gets her own frames back.
+  await natsBarrier();
+  expect(a.client.frames.some((f) => sameBytes(f, published.data) || sameBytes(f, preset))).toBe(false);
+  // Bob, still Testing, published nothing.
+  expect(observer.onSubject(subjects.session(room, b.sessionId))).toEqual([]);
+
+  // A late joiner is told about the members this relay knows.
+  const c = await join('carol', room);
+  const told = await c.client.waitFor((f) => meetingOf(f)?.eventType === MeetingEvent.PARTICIPANT_JOINED, { what: 'roster at carol' });
+  expect(utf8.decode(meetingOf(told)!.targetUserId)).toBe('alice');
+  for (const x of [a, b, c]) x.client.close();
+});
+
+test('PARTICIPANT_LEFT follows the grace period after an active client leaves, and not when it rejoins in time', async () => {
+  const room = 'leaving';
+  const leftFor = (id: bigint) => observer.onSubject(subjects.system(room)).map((m) => meetingOf(m.data)).filter((m) => m?.eventType === MeetingEvent.PARTICIPANT_LEFT && m.sessionId === id);
+
+  const a = await join('dave', room);
+  a.client.send(video('dave', [9]));
+  await eventually(() => observer.onSubject(subjects.session(room, a.sessionId)).length > 0, { what: 'activation' });
+  const closedAt = Date.now();
+  a.client.close();
+  const left = await eventually(() => leftFor(a.sessionId)[0], { what: 'PARTICIPANT_LEFT', timeoutMs: LEAVE_GRACE_MS + 5_000 });
+  expect(Date.now() - closedAt).toBeGreaterThanOrEqual(LEAVE_GRACE_MS - 200);
+  expect(utf8.decode(left!.targetUserId)).toBe('dave');
+  expect(left!.roomId).toBe(room);
+
+  // Active, leaves, rejoins within the grace period: no PARTICIPANT_LEFT for the first session.
+  const e1 = await join('erin', room);
+  e1.client.send(video('erin', [1]));
+  await eventually(() => observer.onSubject(subjects.session(room, e1.sessionId)).length > 0, { what: 'activation' });
+  e1.client.close();
+  await e1.client.closed;
+  await sleep(LEAVE_GRACE_MS / 4);
+  const e2 = await join('erin', room);
+  await sleep(LEAVE_GRACE_MS + 1_000);
+  await natsBarrier();
+  expect(leftFor(e1.sessionId)).toEqual([]);
+  // The rejoined session never became active; when it goes, the user is announced as left after all.
+  e2.client.close();
+  await eventually(() => leftFor(e1.sessionId)[0], { what: 'PARTICIPANT_LEFT after the rejoined session left', timeoutMs: LEAVE_GRACE_MS + 5_000 });
+  // Testing sessions never announce.
+  expect(leftFor(e2.sessionId)).toEqual([]);
+});
