@@ -1,0 +1,86 @@
+// Relays of `npm run local`: real relay processes, each behind a delay proxy that puts it at
+// its region's distance from the user. Stop and start keep the proxy (and so the URL clients use).
+import { join } from 'node:path';
+import { DelayProxy } from './delay-proxy';
+import { Managed, freePort, httpOk, startProcess, waitFor } from './processes';
+
+const ROOT = join(__dirname, '..');
+
+export interface LocalRelayOptions {
+  readonly id: string;
+  readonly region: string;
+  readonly natsUrls: readonly string[];
+  readonly clientRttMs: number;
+  readonly clientJitterMs: number;
+}
+
+export class LocalRelay {
+  readonly id: string;
+  readonly region: string;
+  private process?: Managed;
+  private relayPort = 0;
+  private proxy?: DelayProxy;
+  private proxyPort = 0;
+
+  constructor(private readonly options: LocalRelayOptions) {
+    this.id = options.id;
+    this.region = options.region;
+  }
+
+  /** ws:// URL through the delay proxy: what servers.json lists. */
+  get url(): string {
+    return `ws://127.0.0.1:${this.proxyPort}`;
+  }
+
+  get running(): boolean {
+    return this.process !== undefined && this.process.child.exitCode === null && this.process.child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.process!.child.pid : undefined;
+  }
+
+  get clientRttMs(): number {
+    return this.options.clientRttMs;
+  }
+
+  /** Picks the relay's port, puts the proxy in front of it, starts the relay. */
+  async open(): Promise<void> {
+    this.relayPort = await freePort();
+    // The proxy outlives restarts of the relay, so the URL in servers.json stays the same.
+    this.proxy = new DelayProxy({ targetPort: this.relayPort, rttMs: this.options.clientRttMs, jitterMs: this.options.clientJitterMs });
+    this.proxyPort = (await this.proxy.start()).port;
+    await this.start();
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    // node with tsx's loader rather than the tsx CLI, so the pid we hold is the relay's own.
+    this.process = startProcess(this.id, process.execPath, ['--import', 'tsx', join(ROOT, 'relay', 'main.ts')], {
+      HOST: '127.0.0.1',
+      PORT: String(this.relayPort),
+      NATS_URL: this.options.natsUrls.join(','),
+      REGION: this.region,
+      SERVER_ID: this.id,
+    });
+    const proc = this.process;
+    await waitFor(
+      async () => {
+        if (proc.child.exitCode !== null) throw new Error(`relay ${this.id} exited:\n${proc.output()}`);
+        return httpOk(`http://127.0.0.1:${this.relayPort}/readyz`);
+      },
+      20_000,
+      () => `relay ${this.id} not ready:\n${proc.output()}`,
+    );
+  }
+
+  /** SIGTERM: the relay drains and tells its clients to fail over (close code 1001). */
+  async stop(): Promise<void> {
+    await this.process?.stop(10_000);
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.proxy?.close();
+  }
+}
