@@ -50,7 +50,7 @@ function harness(
 }
 
 const fast = (rtt: number, extra: Behaviour = {}): Behaviour => ({ connectMs: rtt, rtt: steady(rtt), ...extra });
-const frame = (text: string) => encodePacketWrapper({ packetType: PacketType.MEDIA, userId: USER, data: encodeMediaPacket({ mediaType: MediaType.AUDIO, data: text }) });
+const frame = (text: string) => encodePacketWrapper({ packetType: PacketType.MEDIA, userId: USER, data: encodeMediaPacket({ mediaType: MediaType.AUDIO, data: utf8.encode(text) }) });
 const textOf = (f: Uint8Array) => utf8.decode(decodeMediaPacket(decodePacketWrapper(f).data).data);
 
 function elect(h: Harness, limitMs = 5000): ElectedEvent {
