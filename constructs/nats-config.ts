@@ -1,7 +1,7 @@
 // A region's nats.conf, derived from the topology. Pure: the NatsSuperCluster ConfigMap, the
 // loopback super-cluster of `npm run local` and the tests all render it from here.
 import { NATS_MAX_PAYLOAD, natsPorts, k8sNames } from '../topology/constants';
-import { RegionPlan, Topology } from '../topology/topology';
+import { RegionPlan, Topology, regionPlan } from '../topology/topology';
 
 /** A reference to an environment variable, rendered unquoted so nats-server substitutes it. */
 export interface NatsVar {
@@ -41,8 +41,7 @@ export function routeUrls(plan: RegionPlan): string[] {
 
 /** The nats.conf of `region` as a value tree; render it with renderNatsConf. */
 export function natsConfig(topology: Topology, region: string): Record<string, NatsValue> {
-  const plan = topology.regions.find((r) => r.name === region);
-  if (!plan) throw new Error(`no region "${region}" in the topology (regions: ${topology.regions.map((r) => r.name).join(', ')})`);
+  const plan = regionPlan(topology, region, 'nats.conf');
   const v = (name: string): NatsVar => ({ $var: name });
   const tls: Record<string, NatsValue> = plan.nats.gatewayTlsSecret
     ? {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { k8sNames, natsPorts, podLabels } from '../topology/constants';
-import { RegionPlan, Topology } from '../topology/topology';
+import { RegionPlan, Topology, regionPlan } from '../topology/topology';
 import { natsConfig, natsEnv, natsPaths, renderNatsConf } from './nats-config';
 
 export interface NatsSuperClusterProps {
@@ -28,10 +28,7 @@ export class NatsSuperCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: NatsSuperClusterProps) {
     super(scope, id);
-    const plan = props.topology.regions.find((r) => r.name === props.region);
-    if (!plan) {
-      throw new Error(`NatsSuperCluster: region "${props.region}" is not in the topology (regions: ${props.topology.regions.map((r) => r.name).join(', ')})`);
-    }
+    const plan = regionPlan(props.topology, props.region, 'NatsSuperCluster');
     this.plan = plan;
     this.configText = renderNatsConf(natsConfig(props.topology, plan.name));
     const labels = { ...podLabels.nats, 'app.kubernetes.io/part-of': 'videocall-global', 'videocall.global/region': plan.name };

@@ -4,7 +4,7 @@
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { NATS_CLIENT_URL, RELAY_PORT, k8sNames, natsPorts, podLabels } from '../topology/constants';
-import { RegionPlan, Topology } from '../topology/topology';
+import { RegionPlan, Topology, regionPlan } from '../topology/topology';
 
 /** The WebTransport server's ports: QUIC on UDP, its HTTP `/healthz` on TCP. */
 export const webtransportPorts = { quic: 443, health: 444 } as const;
@@ -69,10 +69,7 @@ export class RelayService extends Construct {
 
   constructor(scope: Construct, id: string, props: RelayServiceProps) {
     super(scope, id);
-    const plan = props.topology.regions.find((r) => r.name === props.region);
-    if (!plan) {
-      throw new Error(`RelayService: region "${props.region}" is not in the topology (regions: ${props.topology.regions.map((r) => r.name).join(', ')})`);
-    }
+    const plan = regionPlan(props.topology, props.region, 'RelayService');
     this.plan = plan;
     const fail = (field: string, value: unknown, message: string): never => {
       throw new Error(`RelayService: region "${plan.name}": ${field} ${message} (got ${JSON.stringify(value)})`);

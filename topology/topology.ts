@@ -99,6 +99,13 @@ export function formatProblem(p: TopologyProblem): string {
   return `region "${p.region}": ${p.field} ${p.message} (got ${JSON.stringify(p.value)})`;
 }
 
+/** The plan of `region`; `who` names the caller in the error when there is no such region. */
+export function regionPlan(topology: Topology, region: string, who: string): RegionPlan {
+  const plan = topology.regions.find((r) => r.name === region);
+  if (!plan) throw new Error(`${who}: region "${region}" is not in the topology (regions: ${topology.regions.map((r) => r.name).join(', ')})`);
+  return plan;
+}
+
 const DNS_LABEL = /^[a-z]([a-z0-9-]{0,18}[a-z0-9])?$/;
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 const ENDPOINT = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;

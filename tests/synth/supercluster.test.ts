@@ -1,6 +1,8 @@
 // The generated nats.conf of every region, every replica, run by real nats-server processes on
 // loopback: gateways connect, a message crosses regions, JetStream is healthy everywhere.
-import { connect, NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+
+type NatsConnection = Awaited<ReturnType<typeof connect>>;
 import { SuperCluster, startSuperCluster } from '../support/supercluster';
 
 jest.setTimeout(90_000);
