@@ -565,7 +565,7 @@ function closeReasonLabel(code: number): string {
     case CloseCode.GOING_AWAY: return 'going_away';
     case CloseCode.INVALID_PAYLOAD: return 'malformed';
     case CloseCode.POLICY: return 'too_slow';
-    case CloseCode.TOO_BIG: return 'too_big';
+    case 1006: return 'abnormal'; // uWS drops frames over MAX_FRAME_BYTES this way, among others
     default: return 'other';
   }
 }

@@ -17,8 +17,6 @@ export const CloseCode = {
   INVALID_PAYLOAD: 1007,
   /** The socket stayed over the send-buffer bound too long. */
   POLICY: 1008,
-  /** Sent by uWebSockets.js itself for frames over MAX_FRAME_BYTES. */
-  TOO_BIG: 1009,
 } as const;
 
 export interface SessionIdentity {

@@ -1,4 +1,5 @@
 // WebSocket clients and raw NATS observers for the relay's integration tests.
+import crypto from 'node:crypto';
 import type { Msg, NatsConnection } from '@nats-io/nats-core/lib/internal_mod';
 import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
@@ -130,4 +131,15 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 
 export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
+}
+
+export const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
+
+/** A JWT signed with HMAC (`hmac`, default sha256) under header `alg` (default HS256); `alg: 'none'` leaves it unsigned. */
+export function makeToken(claims: Record<string, unknown>, opts: { secret: string; alg?: string; hmac?: string }): string {
+  const header = b64({ alg: opts.alg ?? 'HS256', typ: 'JWT' });
+  const payload = b64(claims);
+  if (opts.alg === 'none') return `${header}.${payload}.`;
+  const sig = crypto.createHmac(opts.hmac ?? 'sha256', opts.secret).update(`${header}.${payload}`).digest('base64url');
+  return `${header}.${payload}.${sig}`;
 }

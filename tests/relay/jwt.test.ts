@@ -2,18 +2,12 @@
 import crypto from 'node:crypto';
 import { TOKEN_EXP_LEEWAY_S, TOKEN_ISSUER } from '../../protocol';
 import { verifyLobbyToken } from '../../relay/jwt';
+import { b64, makeToken as make } from './helpers';
 
 const SECRET = 'test-secret-of-some-length';
 const NOW = 1_800_000_000;
-const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
-export function makeToken(claims: Record<string, unknown>, opts: { secret?: string; alg?: string; hmac?: string } = {}): string {
-  const header = b64({ alg: opts.alg ?? 'HS256', typ: 'JWT' });
-  const payload = b64(claims);
-  if (opts.alg === 'none') return `${header}.${payload}.`;
-  const sig = crypto.createHmac(opts.hmac ?? 'sha256', opts.secret ?? SECRET).update(`${header}.${payload}`).digest('base64url');
-  return `${header}.${payload}.${sig}`;
-}
+const makeToken = (claims: Record<string, unknown>, opts: { secret?: string; alg?: string; hmac?: string } = {}) => make(claims, { secret: SECRET, ...opts });
 
 const good = { sub: 'alice', room: 'room-1', room_join: true, is_host: false, display_name: 'Alice A.', exp: NOW + 600, iss: TOKEN_ISSUER };
 
