@@ -1,4 +1,6 @@
 // `npm run local`: the global deployment emulated on loopback, with a live page.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { regions as builtInRegions } from '../regions';
 import { loadTopologyFile } from '../topology/file';
@@ -15,6 +17,7 @@ const USAGE = `Usage: npm run local -- [options]
   --jitter MS              random extra one-way delay on client links (default 0)
   --port P                 the page's port on 127.0.0.1 (default 8090; 0 picks a free one)
   --duration S             stop by itself after S seconds (default: run until Ctrl-C)
+  --out DIR                where servers.json for these endpoints goes (default dist/local)
   -h, --help               this text`;
 
 function number(name: string, raw: string | undefined, fallback: number, min = 0): number {
@@ -34,6 +37,7 @@ async function main(): Promise<void> {
       jitter: { type: 'string' },
       port: { type: 'string' },
       duration: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -73,7 +77,11 @@ async function main(): Promise<void> {
     throw e;
   }
   for (const s of deployment.superCluster.servers) console.log(`nats ${s.serverName} at ${s.clientUrl} (monitor ${s.monitorUrl})`);
-  console.log(`servers.json at ${page.url}servers.json`);
+  // The same list a deployed client would get from dist/servers.json, for Node clients or curl.
+  const serversFile = join(values.out ?? 'dist/local', 'servers.json');
+  mkdirSync(dirname(serversFile), { recursive: true });
+  writeFileSync(serversFile, `${JSON.stringify({ servers: deployment.servers() }, null, 2)}\n`);
+  console.log(`servers.json at ${serversFile} and ${page.url}servers.json`);
   console.log(`page: ${page.url}  (open it in two tabs; stop the winning relay to watch a failover)`);
   if (duration !== undefined) {
     setTimeout(() => void stop(`--duration ${duration}`).then(() => process.exit(0)), duration * 1000);

@@ -118,31 +118,42 @@ async function main(): Promise<void> {
   setInterval(() => void refresh().catch(() => undefined), 1000);
 }
 
+// Rows are kept and updated in place: re-creating them every second would swallow clicks.
+const rows = new Map<string, { tr: HTMLTableRowElement; cells: HTMLTableCellElement[]; button: HTMLButtonElement }>();
+
 function renderRelays(): void {
   const body = ($('relays') as HTMLTableElement).tBodies[0];
-  body.replaceChildren(
-    ...relays.map((r) => {
+  for (const r of relays) {
+    let row = rows.get(r.id);
+    if (!row) {
       const tr = document.createElement('tr');
-      const c = lastDiagnostics?.candidates.find((x) => x.url.replace(/\/$/, '') === r.url);
-      const role = c && c.state !== 'closed' ? c.role : '';
-      const measured = c?.medianMs != null && c.state !== 'closed' ? `${c.medianMs.toFixed(1)} ms` : '–';
-      const cells = [r.id, r.region, `${r.clientRttMs} ms`, measured];
-      for (const text of cells) tr.appendChild(Object.assign(document.createElement('td'), { textContent: text }));
-      tr.appendChild(Object.assign(document.createElement('td'), { textContent: r.running ? role : 'stopped', className: r.running ? `role-${role}` : 'down' }));
-      const button = Object.assign(document.createElement('button'), { textContent: r.running ? 'stop' : 'restart' });
+      tr.dataset.relay = r.id;
+      const cells = Array.from({ length: 5 }, () => tr.appendChild(document.createElement('td')));
+      const button = document.createElement('button');
       button.dataset.relay = r.id;
       button.onclick = async () => {
+        const current = relays.find((x) => x.id === r.id)!;
         button.disabled = true;
-        log(`${r.running ? 'stopping' : 'restarting'} ${r.id}`);
-        await fetch(`/api/relays/${encodeURIComponent(r.id)}/${r.running ? 'stop' : 'start'}`, { method: 'POST' });
+        log(`${current.running ? 'stopping' : 'restarting'} ${r.id}`);
+        relays = (await (await fetch(`/api/relays/${encodeURIComponent(r.id)}/${current.running ? 'stop' : 'start'}`, { method: 'POST' })).json()) as RelayState[];
+        button.disabled = false;
+        renderRelays();
       };
-      const td = document.createElement('td');
-      td.appendChild(button);
-      tr.appendChild(td);
-      tr.dataset.relay = r.id;
-      return tr;
-    }),
-  );
+      tr.appendChild(document.createElement('td')).appendChild(button);
+      body.appendChild(tr);
+      row = { tr, cells, button };
+      rows.set(r.id, row);
+    }
+    const c = lastDiagnostics?.candidates.find((x) => x.url.replace(/\/$/, '') === r.url);
+    const role = c && c.state !== 'closed' ? c.role : '';
+    const measured = c?.medianMs != null && c.state !== 'closed' ? `${c.medianMs.toFixed(1)} ms` : '–';
+    const texts = [r.id, r.region, `${r.clientRttMs} ms`, measured, r.running ? role : 'stopped'];
+    texts.forEach((text, i) => {
+      if (row!.cells[i].textContent !== text) row!.cells[i].textContent = text;
+    });
+    row.cells[4].className = r.running ? `role-${role}` : 'down';
+    if (!row.button.disabled) row.button.textContent = r.running ? 'stop' : 'restart';
+  }
 }
 
 function drawChart(d: Diagnostics): void {

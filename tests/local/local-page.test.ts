@@ -1,5 +1,7 @@
 // `npm run local` driven as a person would: real relays, real nats-server, real Chromium.
 import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Browser, Page, chromium } from 'playwright-core';
 
@@ -29,9 +31,10 @@ describe('npm run local', () => {
   let pageUrl: string;
   let browser: Browser | undefined;
   let exited: Promise<number | null>;
+  const out = mkdtempSync(join(tmpdir(), 'videocall-local-'));
 
   beforeAll(async () => {
-    child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--port', '0', '--inter-region-rtt', '80',
+    child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--port', '0', '--out', out, '--inter-region-rtt', '80',
       '--client-rtt', 'us-east=20,singapore=160', '--duration', '110'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     child.stderr!.on('data', (d) => (output += d));
@@ -48,6 +51,7 @@ describe('npm run local', () => {
   afterAll(async () => {
     await browser?.close();
     if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(out, { recursive: true, force: true });
   });
 
   const state = (page: Page) => page.evaluate(() => (window as unknown as { videocall: PageState }).videocall);
@@ -65,6 +69,11 @@ describe('npm run local', () => {
     expect(output).toMatch(/relay us-east-relay-0 at ws:\/\/127\.0\.0\.1:\d+ \(\+20 ms RTT\)/);
     expect(output).toMatch(/relay singapore-relay-0 at ws:\/\/127\.0\.0\.1:\d+ \(\+160 ms RTT\)/);
     expect(output).toContain('nats singapore-nats-1 at nats://127.0.0.1:');
+    const servers = JSON.parse(readFileSync(join(out, 'servers.json'), 'utf8')).servers;
+    expect(servers).toEqual([
+      { region: 'us-east', transport: 'websocket', url: expect.stringMatching(/^ws:\/\/127\.0\.0\.1:\d+$/) },
+      { region: 'singapore', transport: 'websocket', url: expect.stringMatching(/^ws:\/\/127\.0\.0\.1:\d+$/) },
+    ]);
   });
 
   it('elects the nearest relay, carries test packets across regions, and fails over when the winner stops', async () => {
