@@ -1,36 +1,10 @@
 // The relay's minimal codec checked against a full protobuf implementation (protobufjs, built from
 // the messages of PROTOCOL.md) on many generated messages, with unknown fields and 64-bit ids.
-import protobuf from 'protobufjs';
 import {
   CodecError, MediaType, PacketType, decodeMediaPacket, decodeMeetingPacket, decodePacketWrapper, encodeMediaPacket,
   encodeMeetingPacket, encodePacketWrapper, encodeRttProbe, isRttProbe, readRoutingView, readRttProbeTimestamp, stampSessionId,
 } from '../../protocol';
-
-const PROTO = `
-syntax = "proto3";
-enum PacketType { UNKNOWN = 0; RSA_PUB_KEY = 1; AES_KEY = 2; MEDIA = 3; CONNECTION = 4; DIAGNOSTICS = 5; HEALTH = 6; MEETING = 7; SESSION_ASSIGNED = 8; CONGESTION = 9; }
-message PacketWrapper { PacketType packet_type = 1; bytes user_id = 2; bytes data = 3; uint64 session_id = 4; }
-// The same message as a newer peer might send it: fields we do not know about.
-message PacketWrapperNext {
-  PacketType packet_type = 1; bytes user_id = 2; bytes data = 3; uint64 session_id = 4;
-  string note = 5; fixed32 f32 = 6; fixed64 f64 = 7; uint64 big = 15; bytes blob = 1000; sint64 signed = 99;
-}
-enum MediaType { M_UNKNOWN = 0; VIDEO = 1; AUDIO = 2; SCREEN = 3; HEARTBEAT = 4; RTT = 5; KEYFRAME_REQUEST = 6; }
-message Meta { uint32 x = 1; string y = 2; }
-message MediaPacket {
-  MediaType media_type = 1; bytes user_id = 2; bytes data = 3; string frame_type = 4; double timestamp = 5; double duration = 6;
-  Meta audio_metadata = 7; Meta video_metadata = 8; Meta heartbeat_metadata = 9;
-}
-message MeetingPacket {
-  int32 event_type = 1; string room_id = 2; uint64 start_time_ms = 3; string message = 4; bytes creator_id = 5;
-  int64 participant_count = 6; bytes target_user_id = 7; string room_token = 8; uint64 session_id = 9; bytes display_name = 10;
-}
-`;
-const root = protobuf.parse(PROTO, { keepCase: true }).root;
-const PW = root.lookupType('PacketWrapper');
-const PWNext = root.lookupType('PacketWrapperNext');
-const MP = root.lookupType('MediaPacket');
-const MTG = root.lookupType('MeetingPacket');
+import { LongCtor, MP, MTG, PW, PWNext, long } from './reference';
 
 // Deterministic generator (mulberry32), so a failure is reproducible.
 function rng(seed: number) {
@@ -56,7 +30,6 @@ function rng(seed: number) {
   return { next, int, bytes, u64 };
 }
 
-const long = (v: bigint) => protobuf.util.Long!.fromString(v.toString(10), true);
 const toBig = (v: unknown) => BigInt(String(v ?? 0));
 
 function genMedia(r: ReturnType<typeof rng>): { obj: Record<string, unknown>; mediaType: number } {
@@ -100,7 +73,7 @@ function generate(r: ReturnType<typeof rng>): Generated {
     obj.f64 = long(r.u64());
     obj.big = long(r.u64());
     obj.blob = r.bytes(50);
-    obj.signed = protobuf.util.Long!.fromString('-' + String(r.int(2 ** 31)));
+    obj.signed = LongCtor.fromString('-' + String(r.int(2 ** 31)));
   }
   const type = next ? PWNext : PW;
   const bytes = type.encode(type.fromObject(obj)).finish();

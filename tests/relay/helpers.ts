@@ -4,7 +4,7 @@ import type { Msg, NatsConnection } from '@nats-io/nats-core/lib/internal_mod';
 import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import { decodeMeetingPacket, decodePacketWrapper, PacketType } from '../../protocol';
-import { eventually } from '../support/processes';
+import { eventually, httpGet } from '../support/processes';
 
 export interface ClosedInfo {
   code: number;
@@ -142,4 +142,13 @@ export function makeToken(claims: Record<string, unknown>, opts: { secret: strin
   if (opts.alg === 'none') return `${header}.${payload}.`;
   const sig = crypto.createHmac(opts.hmac ?? 'sha256', opts.secret).update(`${header}.${payload}`).digest('base64url');
   return `${header}.${payload}.${sig}`;
+}
+
+/** Resolves once some client of the nats-server (monitor port given) holds a subscription on `subject`. */
+export async function waitForSubscription(monitorPort: number, subject: string, timeoutMs = 5_000): Promise<void> {
+  await eventually(async () => {
+    const res = await httpGet(`http://127.0.0.1:${monitorPort}/connz?subs=1`);
+    const connz = JSON.parse(res.body) as { connections?: Array<{ subscriptions_list?: string[] }> };
+    return (connz.connections ?? []).some((c) => (c.subscriptions_list ?? []).includes(subject));
+  }, { timeoutMs, what: `a subscription on ${subject}` });
 }
