@@ -6,11 +6,9 @@ import {
   MediaType, MeetingEvent, PacketType, decodeMediaPacket, decodeMeetingPacket, decodePacketWrapper, encodeMediaPacket,
   encodePacketWrapper, utf8,
 } from '../../protocol';
-import { DelayProxy } from '../../local/delay-proxy';
 import { ConnectionManager, type ElectedEvent, type ServerEntry, type SwitchedEvent } from '../../rtt-client/node';
-import { startNatsServer, type NatsServer } from '../support/nats';
 import { eventually } from '../support/processes';
-import { startRelay, type RelayProcess } from '../support/relay';
+import { startRegions, type Regions } from './regions';
 
 jest.setTimeout(60_000);
 
@@ -24,32 +22,21 @@ const REGIONS = [
   { region: 'far', rttMs: 160 },
 ] as const;
 
-let nats: NatsServer | undefined;
-const relays = new Map<string, RelayProcess>();
-const proxies: DelayProxy[] = [];
-const proxyPorts = new Map<string, number>();
+let regions: Regions | undefined;
 let servers: ServerEntry[] = [];
 let manager: ConnectionManager | undefined;
 let bob: Peer | undefined;
+const relay = (region: string) => regions!.relays.get(region)!;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  await Promise.all(REGIONS.map(async ({ region, rttMs }) => {
-    const relay = await startRelay({ natsUrl: nats!.url, region, serverId: `${region}-0` });
-    relays.set(region, relay);
-    const proxy = new DelayProxy({ targetPort: relay.port, rttMs });
-    proxies.push(proxy);
-    proxyPorts.set(region, (await proxy.start()).port);
-  }));
-  servers = REGIONS.map(({ region }) => ({ region, transport: 'websocket' as const, url: `ws://127.0.0.1:${proxyPorts.get(region)}` }));
+  regions = await startRegions(REGIONS);
+  servers = regions.servers;
 });
 
 afterAll(async () => {
   manager?.close();
   bob?.ws.terminate();
-  await Promise.all(proxies.map((p) => p.close()));
-  await Promise.all([...relays.values()].map((r) => r.stop(3000).catch(() => undefined)));
-  await nats?.stop();
+  await regions?.stop();
 });
 
 /** A plain participant straight on the far relay: it sees what the room sees. */
@@ -99,7 +86,7 @@ const switched: SwitchedEvent[] = [];
 const received: Uint8Array[] = [];
 
 test('elects the nearest relay; the losers never join the room', async () => {
-  bob = await joinPeer(`ws://127.0.0.1:${relays.get('far')!.port}/lobby/${BOB}/${ROOM}`);
+  bob = await joinPeer(`ws://127.0.0.1:${relay('far').port}/lobby/${BOB}/${ROOM}`);
   bob.ws.send(audio(BOB, 'bob is here')); // activates bob
   manager = new ConnectionManager({ servers, userId: ALICE, path: `/lobby/${ALICE}/${ROOM}` });
   manager.on('elected', (e) => elected.push(e));
@@ -131,7 +118,7 @@ test('elects the nearest relay; the losers never join the room', async () => {
 test('killing the active relay moves the call to the standby and frames keep flowing', async () => {
   expect(manager?.activeServer?.region).toBe('near');
   const killedAt = performance.now();
-  relays.get('near')!.kill('SIGKILL');
+  relay('near').kill('SIGKILL');
   await eventually(() => switched[0], { timeoutMs: 10_000, what: 'a failover' });
   const failoverMs = performance.now() - killedAt;
   expect(switched[0]).toMatchObject({ from: { region: 'near' }, to: { region: 'mid' } });
@@ -148,7 +135,7 @@ test('killing the active relay moves the call to the standby and frames keep flo
 test('a draining relay (close 1001) hands the call to the next standby', async () => {
   // the background election after the failover found a new standby: far (near is dead)
   await eventually(() => manager!.standbyServer?.region === 'far' || undefined, { timeoutMs: 15_000, what: 'far as the new standby' });
-  const stopping = relays.get('mid')!.stop(5000);
+  const stopping = relay('mid').stop(5000);
   await eventually(() => switched[1], { timeoutMs: 10_000, what: 'a second failover' });
   await stopping;
   expect(switched[1]).toMatchObject({ from: { region: 'mid' }, to: { region: 'far' }, reason: 'closed', code: 1001 });
