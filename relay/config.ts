@@ -23,6 +23,7 @@ export interface RelayConfig {
   keyframeRequestsPerSecond: number;
   maxSessions: number;
   drainTimeoutMs: number;
+  drainLingerMs: number;
   logLevel: LogLevelName;
 }
 
@@ -112,6 +113,7 @@ const SETTINGS = [
   { env: 'KEYFRAME_REQUESTS_PER_SECOND', key: 'keyframeRequestsPerSecond', defaultText: String(KEYFRAME_REQUESTS_PER_SECOND), help: 'KEYFRAME_REQUEST frames a session may publish per second.', parse: int(0, 1000), fallback: () => KEYFRAME_REQUESTS_PER_SECOND },
   { env: 'MAX_SESSIONS', key: 'maxSessions', defaultText: '10000', help: 'Upgrades beyond this many open sessions answer 503.', parse: int(1, 1_000_000), fallback: () => 10_000 },
   { env: 'DRAIN_TIMEOUT_MS', key: 'drainTimeoutMs', defaultText: '10000', help: 'On SIGTERM, the longest wait for NATS to drain before exiting.', parse: int(0, 25_000), fallback: () => 10_000 },
+  { env: 'DRAIN_LINGER_MS', key: 'drainLingerMs', defaultText: '1000', help: 'On SIGTERM, how long /readyz keeps answering 503 (and upgrades 503) after the drain, before the port closes.', parse: int(0, 10_000), fallback: () => 1_000 },
   { env: 'LOG_LEVEL', key: 'logLevel', defaultText: 'info', help: 'debug, info, warn or error.', parse: (raw) => { if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw `must be one of ${LOG_LEVELS.join(', ')}`; return raw as LogLevelName; }, fallback: () => 'info' as LogLevelName },
 ] as const satisfies ReadonlyArray<Setting<keyof RelayConfig>>;
 

@@ -69,7 +69,7 @@ export class RelayServer {
   }
 
   get ready(): boolean {
-    return this.natsConnected && !this.draining && this.listenSocket !== undefined;
+    return this.natsConnected && !this.draining;
   }
 
   /** Listens, then connects to NATS in the background (readiness waits for it). */
@@ -521,8 +521,6 @@ export class RelayServer {
     if (this.draining) return;
     this.draining = true;
     this.log.info('draining', { sessions: this.openSessions });
-    if (this.listenSocket !== undefined) this.uws.us_listen_socket_close(this.listenSocket);
-    this.listenSocket = undefined;
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
     if (this.departureTimer !== undefined) clearTimeout(this.departureTimer);
     for (const d of this.departures.all()) this.announceLeft(d.member);
@@ -530,14 +528,20 @@ export class RelayServer {
     // `end` runs the close handler at once, which announces PARTICIPANT_LEFT while draining.
     for (const local of locals) if (!local.closed) local.ws.end(CloseCode.GOING_AWAY, 'relay shutting down');
     const nc = this.nc;
-    if (nc === undefined || nc.isClosed()) return;
-    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.drainTimeoutMs).unref());
-    const result = await Promise.race([nc.drain().then(() => 'drained' as const), timeout]).catch((err: unknown) => {
-      this.log.warn('nats drain failed', { error: err });
-      return 'failed' as const;
-    });
-    if (result !== 'drained') await nc.close().catch(() => undefined);
-    this.log.info('drained', { nats: result });
+    if (nc !== undefined && !nc.isClosed()) {
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.drainTimeoutMs).unref());
+      const result = await Promise.race([nc.drain().then(() => 'drained' as const), timeout]).catch((err: unknown) => {
+        this.log.warn('nats drain failed', { error: err });
+        return 'failed' as const;
+      });
+      if (result !== 'drained') await nc.close().catch(() => undefined);
+      this.log.info('nats drained', { result });
+    }
+    // Keep answering "not ready" a moment, so a load balancer sees it before the port goes away.
+    await new Promise((resolve) => setTimeout(resolve, this.config.drainLingerMs));
+    if (this.listenSocket !== undefined) this.uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+    this.log.info('drained');
   }
 }
 
