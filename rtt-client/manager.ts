@@ -346,6 +346,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
   // ---- elections ----
 
   private startElection(background: boolean, reason: Election['reason']): void {
+    if (this.state === 'closed') return; // a listener may have closed us mid-transition
     const candidates = new Set<Candidate>();
     this.servers.forEach((server, index) => {
       if (this.active?.index === index) return;

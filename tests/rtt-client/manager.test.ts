@@ -349,3 +349,13 @@ describe('failover', () => {
     expect(() => h.manager.send(frame('x'))).toThrow(/closed/);
   });
 });
+
+test('a listener that closes the manager mid-failover leaves nothing open', () => {
+  const h = harness([['a', fast(20)], ['b', fast(50)], ['c', fast(90)]]);
+  elect(h);
+  h.manager.on('switched', () => h.manager.close());
+  h.net.servers[0].live!.serverClose(1001, 'draining');
+  h.clock.advance(5000);
+  for (const s of h.net.servers) expect(s.live).toBeUndefined();
+  expect(h.net.servers[2].connections).toHaveLength(1); // no background election after close
+});
