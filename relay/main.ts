@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<void> {
   const server = new RelayServer(config, uws, log, relayMetrics());
   const port = await server.start();
   log.info('relay listening', {
-    host: config.host, port, nats: config.natsUrls, pathLobby: config.allowPathLobby, tokenLobby: config.jwtSecret !== undefined,
+    host: config.host, port, nats: config.natsUrls, pathLobby: config.allowPathLobby, lobbyAuth: config.jwtSecret !== undefined ? 'enabled' : 'disabled',
   });
 
   let stopping = false;
