@@ -1,0 +1,180 @@
+// The servers a benchmark runs against, as child processes on 127.0.0.1 free ports. Every process
+// started here is registered and stopped by stopAll(), which run.ts calls on exit, error and Ctrl-C.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, httpOk, startProcess, waitFor, type Managed } from '../local/processes';
+import { NATS_MAX_PAYLOAD } from '../topology/constants';
+
+export const ROOT = path.resolve(__dirname, '..');
+export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+
+const running = new Set<Managed>();
+const tempDirs = new Set<string>();
+const started: number[] = [];
+
+/** Pids of every process started by this run (the test checks none outlives it). */
+export function startedPids(): number[] {
+  return [...started];
+}
+
+function track(m: Managed): Managed {
+  running.add(m);
+  if (m.child.pid !== undefined) started.push(m.child.pid);
+  void m.exited.then(() => running.delete(m));
+  return m;
+}
+
+/** Stops every process this module started (SIGTERM, SIGKILL after 3 s) and removes temp dirs. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((m) => m.stop(3_000)));
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+/** Last resort on process exit: nothing may outlive the benchmark. */
+export function killAllNow(): void {
+  for (const m of running) if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGKILL');
+}
+
+export interface Server {
+  readonly name: string;
+  readonly pid: number;
+  readonly port: number;
+  readonly managed: Managed;
+  stop(): Promise<void>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+function server(name: string, port: number, managed: Managed): Server {
+  return {
+    name,
+    port,
+    managed,
+    pid: managed.child.pid!,
+    stop: () => managed.stop(3_000),
+    kill: (signal = 'SIGKILL') => {
+      if (managed.child.exitCode === null && managed.child.signalCode === null) managed.child.kill(signal);
+    },
+  };
+}
+
+async function ready(m: Managed, url: string, what: string): Promise<void> {
+  let exited = false;
+  void m.exited.then(() => (exited = true));
+  await waitFor(async () => {
+    if (exited) throw new Error('exited');
+    return httpOk(url);
+  }, 20_000, () => `${what} at ${url}:\n${m.output()}`).catch((err: Error) => {
+    if (exited) throw new Error(`${what} exited before it was ready:\n${m.output()}`);
+    throw err;
+  });
+  if (exited) throw new Error(`${what} exited before it was ready:\n${m.output()}`);
+}
+
+export interface NatsServer extends Server {
+  readonly url: string;
+}
+
+export async function startNats(): Promise<NatsServer> {
+  const port = await freePort();
+  const monitor = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcg-bench-nats-'));
+  tempDirs.add(dir);
+  const conf = path.join(dir, 'nats.conf');
+  fs.writeFileSync(conf, [
+    `server_name: "bench-${process.pid}"`,
+    `listen: "127.0.0.1:${port}"`,
+    `http: "127.0.0.1:${monitor}"`,
+    // the same limit the synthesized regions use: a stamped frame of MAX_FRAME_BYTES fits
+    `max_payload: ${NATS_MAX_PAYLOAD}`,
+  ].join('\n') + '\n');
+  const m = track(startProcess('nats-server', NATS_SERVER_BIN, ['-c', conf]));
+  await ready(m, `http://127.0.0.1:${monitor}/healthz`, 'nats-server');
+  return { ...server('nats-server', port, m), url: `nats://127.0.0.1:${port}` };
+}
+
+export interface RelayOptions {
+  natsUrl: string;
+  serverId: string;
+  env?: Record<string, string>;
+}
+
+/**
+ * Our relay, as `node --import tsx relay/main.ts` so that the pid is the relay itself (for RSS,
+ * CPU time and SIGKILL). Logs at warn: per-session info lines are not what is measured.
+ */
+export async function startRelay(opts: RelayOptions): Promise<Server> {
+  const port = await freePort();
+  const m = track(startProcess(`relay ${opts.serverId}`, process.execPath, ['--import', 'tsx', path.join(ROOT, 'relay', 'main.ts')], {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    NATS_URL: opts.natsUrl,
+    REGION: 'bench',
+    SERVER_ID: opts.serverId,
+    LOG_LEVEL: 'warn',
+    ...opts.env,
+  }));
+  await ready(m, `http://127.0.0.1:${port}/readyz`, `relay ${opts.serverId}`);
+  return server(`relay ${opts.serverId}`, port, m);
+}
+
+/** The `ws` yardstick (bench/ws-relay.ts), started the same way. */
+export async function startWsRelay(opts: RelayOptions): Promise<Server> {
+  const port = await freePort();
+  const m = track(startProcess(`ws-relay ${opts.serverId}`, process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'ws-relay.ts')], {
+    PORT: String(port),
+    NATS_URL: opts.natsUrl,
+    SERVER_ID: opts.serverId,
+    ...opts.env,
+  }));
+  await ready(m, `http://127.0.0.1:${port}/readyz`, `ws-relay ${opts.serverId}`);
+  return server(`ws-relay ${opts.serverId}`, port, m);
+}
+
+const CLOCK_TICKS_PER_S = 100; // USER_HZ on Linux
+
+/** utime + stime of a process in ms, from /proc (0 when it is gone). */
+export function cpuTimeMs(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the ")" of the command name: state is field 3, utime 14, stime 15
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLOCK_TICKS_PER_S;
+  } catch {
+    return 0;
+  }
+}
+
+/** VmRSS of a process in bytes. */
+export function rssBytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (m === null) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+/** CPU use of some processes over an interval, as a percentage of one core each. */
+export class CpuMeter {
+  private start = new Map<string, number>();
+  private t0 = 0;
+  private self0 = process.cpuUsage();
+
+  constructor(private readonly pids: Record<string, number>) {}
+
+  begin(): void {
+    this.t0 = performance.now();
+    this.self0 = process.cpuUsage();
+    for (const [name, pid] of Object.entries(this.pids)) this.start.set(name, cpuTimeMs(pid));
+  }
+
+  /** name → % of one core; `loadgen` is this process. */
+  end(): Record<string, number> {
+    const wall = performance.now() - this.t0;
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(this.pids)) out[name] = Math.round(((cpuTimeMs(pid) - this.start.get(name)!) / wall) * 100);
+    const self = process.cpuUsage(this.self0);
+    out.loadgen = Math.round(((self.user + self.system) / 1000 / wall) * 100);
+    return out;
+  }
+}

@@ -1,0 +1,145 @@
+// `npm run bench`: every benchmark of the issue in one run, side by side, written to BENCHMARKS.md
+// and bench/results/*.json. `--quick` is the smoke test `npm test` runs; it is not the benchmark.
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { ELECTION_FULL, ELECTION_QUICK, benchElection } from './election';
+import { FAILOVER_FULL, FAILOVER_QUICK, benchFailover } from './failover';
+import { FANOUT_FULL, FANOUT_QUICK, benchFanout } from './fanout';
+import { LATENCY_FULL, LATENCY_QUICK, benchLatency } from './latency';
+import { MEMORY_FULL, MEMORY_QUICK, benchMemory } from './memory';
+import { NATS_SERVER_BIN, ROOT, killAllNow, startedPids, stopAll } from './procs';
+import { writeReport, type BenchResult, type RunInfo } from './report';
+import { SYNTH_FULL, SYNTH_QUICK, benchSynth } from './synth';
+
+const NAMES = ['fanout', 'latency', 'election', 'failover', 'synth', 'memory'] as const;
+type Name = (typeof NAMES)[number];
+
+const TITLES: Record<Name, string> = {
+  fanout: 'Relay fan-out', latency: 'Added latency', election: 'Election', failover: 'Failover', synth: 'Synthesis', memory: 'Memory',
+};
+
+const USAGE = `Usage: npm run bench [-- options]
+  --quick           small sizes and short durations (a smoke test, well under a minute)
+  --only NAME[,..]  run only these: ${NAMES.join(', ')}
+  --out FILE        Markdown report (default BENCHMARKS.md)
+  --results DIR     raw figures as JSON (default bench/results)
+  --help`;
+
+interface Args {
+  quick: boolean;
+  only: Name[];
+  out: string;
+  results: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, only: [...NAMES], out: path.join(ROOT, 'BENCHMARKS.md'), results: path.join(ROOT, 'bench', 'results') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') args.quick = true;
+    else if (a === '--only') {
+      const names = value().split(',').map((s) => s.trim());
+      for (const n of names) if (!(NAMES as readonly string[]).includes(n)) throw new Error(`--only: unknown benchmark "${n}" (one of ${NAMES.join(', ')})`);
+      args.only = names as Name[];
+    } else if (a === '--out') args.out = path.resolve(value());
+    else if (a === '--results') args.results = path.resolve(value());
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(USAGE + '\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${JSON.stringify(a)}\n${USAGE}`);
+  }
+  return args;
+}
+
+function safe(f: () => string): string {
+  try {
+    return f().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+const log = (s: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+
+/** A benchmark that failed still gets its rows: "not measured", with the reason. */
+function failed(name: Name, err: unknown): BenchResult {
+  const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 300);
+  return {
+    name, title: TITLES[name],
+    rows: [{ benchmark: TITLES[name], configuration: '—', ours: '—', yardstick: '—', ratio: '—', target: '—', result: 'not measured', note: `the benchmark failed: ${reason}` }],
+    details: `Not measured: the benchmark failed.\n\n\`\`\`\n${err instanceof Error ? err.stack ?? err.message : String(err)}\n\`\`\``,
+    raw: { error: err instanceof Error ? err.message : String(err) },
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const startedAt = new Date().toISOString();
+  const loadStart = os.loadavg();
+  const results: BenchResult[] = [];
+  let relayMax: Record<string, number> | undefined;
+  const run = async (name: Name, f: () => Promise<BenchResult> | BenchResult) => {
+    if (!args.only.includes(name)) return;
+    log(`${name}: start`);
+    try {
+      results.push(await f());
+    } catch (err) {
+      log(`${name}: FAILED ${(err as Error).stack ?? err}`);
+      results.push(failed(name, err));
+    }
+  };
+  try {
+    await run('fanout', async () => {
+      const r = await benchFanout(args.quick ? FANOUT_QUICK : FANOUT_FULL, log);
+      relayMax = r.relayMax;
+      return r;
+    });
+    await run('latency', () => {
+      const o = args.quick ? LATENCY_QUICK : LATENCY_FULL;
+      return benchLatency(o, relayMax?.[`${o.roomSize}/${o.frameBytes}`], log);
+    });
+    await run('election', () => benchElection(args.quick ? ELECTION_QUICK : ELECTION_FULL, log));
+    await run('failover', () => benchFailover(args.quick ? FAILOVER_QUICK : FAILOVER_FULL, log));
+    await run('memory', () => benchMemory(args.quick ? MEMORY_QUICK : MEMORY_FULL, log));
+    await run('synth', () => benchSynth(args.quick ? SYNTH_QUICK : SYNTH_FULL, log));
+  } finally {
+    await stopAll();
+  }
+  const order = (r: BenchResult) => NAMES.indexOf(r.name as Name);
+  results.sort((a, b) => order(a) - order(b));
+  const info: RunInfo = {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    quick: args.quick,
+    cores: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    natsServer: safe(() => execFileSync(NATS_SERVER_BIN, ['--version'], { encoding: 'utf8' })),
+    commit: safe(() => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' })),
+    loadAverage: { start: loadStart, end: os.loadavg() },
+    childPids: startedPids(),
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+  };
+  writeReport(args.out, args.results, info, results);
+  log(`wrote ${args.out} and ${args.results}/`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping every process started`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+process.once('exit', killAllNow);
+
+main().catch(async (err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
+  await stopAll();
+  process.exit(1);
+});
