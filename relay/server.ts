@@ -50,6 +50,8 @@ export class RelayServer {
   private departureTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private openSessions = 0;
+  /** The uWS message buffer of the frame being handled, valid only during its handler. */
+  private borrowed: ArrayBuffer | undefined;
   private boundPort = 0;
 
   constructor(
@@ -287,9 +289,14 @@ export class RelayServer {
     }
     this.metrics.framesIn.inc({ source: 'client' });
     this.metrics.bytesIn.inc({ source: 'client' }, message.byteLength);
-    // uWS reuses `message` after this handler returns; NATS may hold the bytes longer.
-    const frame = new Uint8Array(message.slice(0));
-    this.run(local, local.session.onBinary(frame, now), now);
+    // Read in place; publishToNats copies only frames that still point into `message` (uWS
+    // reclaims it when this handler returns, NATS sends later). Stamped frames are already copies.
+    this.borrowed = message;
+    try {
+      this.run(local, local.session.onBinary(new Uint8Array(message), now), now);
+    } finally {
+      this.borrowed = undefined;
+    }
   }
 
   private run(local: LocalSession, actions: SessionAction[], now: number): void {
@@ -473,7 +480,7 @@ export class RelayServer {
       return;
     }
     try {
-      this.nc.publish(subject, frame);
+      this.nc.publish(subject, frame.buffer === this.borrowed ? frame.slice() : frame);
       this.metrics.framesOut.inc({ destination: 'nats' });
       this.metrics.bytesOut.inc({ destination: 'nats' }, frame.byteLength);
     } catch (err) {

@@ -32,6 +32,11 @@ export class TestClient {
     void this.closed.then(() => openClients.delete(this));
   }
 
+  /** Wraps a socket opened elsewhere (with its own options). */
+  static adopt(ws: WebSocket): TestClient {
+    return new TestClient(ws);
+  }
+
   /** Opens a session; rejects with the HTTP status when the upgrade is refused. */
   static open(url: string): Promise<TestClient> {
     return new Promise((resolve, reject) => {
@@ -144,11 +149,14 @@ export function makeToken(claims: Record<string, unknown>, opts: { secret: strin
   return `${header}.${payload}.${sig}`;
 }
 
-/** Resolves once some client of the nats-server (monitor port given) holds a subscription on `subject`. */
+/** Every subscription of every client of the nats-server, from its monitoring endpoint. */
+export async function httpSubscriptions(monitorPort: number): Promise<string[]> {
+  const res = await httpGet(`http://127.0.0.1:${monitorPort}/connz?subs=1`);
+  const connz = JSON.parse(res.body) as { connections?: Array<{ subscriptions_list?: string[] }> };
+  return (connz.connections ?? []).flatMap((c) => c.subscriptions_list ?? []);
+}
+
+/** Resolves once some client of the nats-server holds a subscription on `subject`. */
 export async function waitForSubscription(monitorPort: number, subject: string, timeoutMs = 5_000): Promise<void> {
-  await eventually(async () => {
-    const res = await httpGet(`http://127.0.0.1:${monitorPort}/connz?subs=1`);
-    const connz = JSON.parse(res.body) as { connections?: Array<{ subscriptions_list?: string[] }> };
-    return (connz.connections ?? []).some((c) => (c.subscriptions_list ?? []).includes(subject));
-  }, { timeoutMs, what: `a subscription on ${subject}` });
+  await eventually(async () => (await httpSubscriptions(monitorPort)).includes(subject), { timeoutMs, what: `a subscription on ${subject}` });
 }
