@@ -88,6 +88,7 @@ export class RelayServer {
       });
     });
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
+    this.log.info('connecting to nats', { servers: this.config.natsUrls });
     void this.connectNats();
     return this.boundPort;
   }
@@ -110,8 +111,6 @@ export class RelayServer {
       this.metrics.natsConnected.set(1);
       this.log.info('nats connected', { server: nc.getServer() });
       void this.watchNats(nc);
-      // Sessions opened before NATS was up have rooms without a subscription: take them now.
-      for (const room of this.rooms.values()) (room.subscription as LazySubscription).attach?.();
     } catch (err) {
       if (!this.draining) this.log.error('nats connection failed', { error: err });
     }
@@ -145,19 +144,17 @@ export class RelayServer {
     }
   }
 
-  private subscribeRoom(subject: string, room: string): LazySubscription {
-    const sub = new LazySubscription(() => {
-      if (this.nc === undefined) return undefined;
-      return this.nc.subscribe(subject, { callback: (err: Error | null, msg: Msg) => {
+  /** Upgrades are refused until the first NATS connection, so `nc` exists whenever a room does. */
+  private subscribeRoom(subject: string, room: string): Subscription {
+    return this.nc!.subscribe(subject, {
+      callback: (err: Error | null, msg: Msg) => {
         if (err !== null) {
           this.log.warn('nats subscription error', { room, error: err });
           return;
         }
         this.onNatsMessage(room, msg);
-      } });
+      },
     });
-    sub.attach();
-    return sub;
   }
 
   // ---- HTTP and upgrades ----
@@ -331,7 +328,6 @@ export class RelayServer {
           local.ws.ping();
           break;
         case 'close':
-          this.metrics.sessionsClosed.inc({ reason: closeReasonLabel(a.code) });
           if (a.code === CloseCode.POLICY) this.metrics.slowSocketCloses.inc();
           this.log.info('closing session', { session: local.session.idText, code: a.code, reason: a.reason });
           local.ws.end(a.code, a.reason);
@@ -360,7 +356,8 @@ export class RelayServer {
       if (this.draining) this.announceLeft(departing);
       else this.scheduleDeparture(this.departures.schedule(departing, now));
     }
-    if (code !== CloseCode.POLICY && code !== CloseCode.INVALID_PAYLOAD) this.metrics.sessionsClosed.inc({ reason: closeReasonLabel(code) });
+    // For closes the relay started, uWS reports the code the relay sent.
+    this.metrics.sessionsClosed.inc({ reason: closeReasonLabel(code) });
     this.log.info('session closed', { session: local.session.idText, room: local.room.name, code });
   }
 
@@ -549,24 +546,6 @@ export class RelayServer {
     if (this.listenSocket !== undefined) this.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     this.log.info('drained');
-  }
-}
-
-/** A NATS subscription that can be taken later, when the connection did not exist yet. */
-class LazySubscription {
-  private sub: Subscription | undefined;
-  private dropped = false;
-
-  constructor(private readonly take: () => Subscription | undefined) {}
-
-  attach(): void {
-    if (this.sub === undefined && !this.dropped) this.sub = this.take();
-  }
-
-  unsubscribe(): void {
-    this.dropped = true;
-    this.sub?.unsubscribe();
-    this.sub = undefined;
   }
 }
 
