@@ -131,9 +131,18 @@ try {
 } catch {
   // imported lazily inside a test: callers must use stopAllProcesses themselves
 }
-process.once('exit', () => {
-  for (const p of registry) p.kill('SIGKILL');
-});
+// Last resort if the worker exits with children alive: one hook per process (Jest reloads this
+// module for every test file in the same worker), over every file's registry.
+const EXIT_HOOK = Symbol.for('videocall-global.tests.processes.exit-hook');
+const hooked = globalThis as unknown as Record<symbol, Set<Set<ManagedProcess>> | undefined>;
+if (hooked[EXIT_HOOK] === undefined) {
+  const registries = new Set<Set<ManagedProcess>>();
+  hooked[EXIT_HOOK] = registries;
+  process.once('exit', () => {
+    for (const r of registries) for (const p of r) p.kill('SIGKILL');
+  });
+}
+hooked[EXIT_HOOK]!.add(registry);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
