@@ -138,6 +138,19 @@ describe('tokens', () => {
     o.close();
   });
 
+  test('an observer\'s media is dropped: it reaches nobody', async () => {
+    const o = await open(makeToken({ ...claims(), sub: 'watcher', room_join: false, observer: true }, { secret: SECRET }));
+    await o.frame(1);
+    const secretMedia = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'watcher', data: encodeMediaPacket({ mediaType: MediaType.VIDEO, data: Uint8Array.of(0xee, 0xee) }) });
+    const from = listener.frames.length;
+    o.send(secretMedia);
+    await othersUnaffected(); // the bystander's frame, sent after, has arrived
+    expect(listener.frames.slice(from).some((f) => Buffer.from(f).includes(Buffer.from([0xee, 0xee])))).toBe(false);
+    const metrics = await httpGet(`${relay.httpUrl}/metrics`);
+    expect(metrics.body).toMatch(/^relay_dropped_frames_total\{reason="observer_media"\} [1-9]/m);
+    o.close();
+  });
+
   test.each([
     ['missing', undefined, 400],
     ['expired', () => makeToken({ ...claims(), exp: now() - TOKEN_EXP_LEEWAY_S - 60 }, { secret: SECRET }), 401],
@@ -166,7 +179,7 @@ describe('tokens', () => {
 describe('switched off', () => {
   let plain: RelayProcess;
   beforeAll(async () => {
-    plain = await startRelay({ natsUrl: nats.url, env: { ALLOW_PATH_LOBBY: 'false' } });
+    plain = await startRelay({ natsUrl: nats.url, env: { ALLOW_PATH_LOBBY: 'false', JWT_SECRET: '' } });
   });
   afterAll(async () => {
     await plain?.stop();
@@ -175,5 +188,19 @@ describe('switched off', () => {
   test('without JWT_SECRET /lobby?token= answers 500; ALLOW_PATH_LOBBY=false answers 410', async () => {
     await expect(TestClient.open(`${plain.url}/lobby?token=x.y.z`)).rejects.toEqual(new UpgradeRefused(500));
     await expect(TestClient.open(`${plain.url}/lobby/u/r`)).rejects.toEqual(new UpgradeRefused(410));
+  });
+
+  test('beyond MAX_SESSIONS upgrades answer 503', async () => {
+    const small = await startRelay({ natsUrl: nats.url, env: { MAX_SESSIONS: '1' } });
+    try {
+      const first = await TestClient.open(`${small.url}/lobby/one/full`);
+      await expect(TestClient.open(`${small.url}/lobby/two/full`)).rejects.toEqual(new UpgradeRefused(503));
+      first.close();
+      await first.closed;
+      const again = await TestClient.open(`${small.url}/lobby/two/full`);
+      again.close();
+    } finally {
+      await small.stop();
+    }
   });
 });
