@@ -353,12 +353,33 @@ export class RelayServer {
     this.rooms.leave(local.room.name, local.session.idText);
     const departing = member ?? local.inherited?.member;
     if (departing !== undefined) {
-      if (this.draining) this.announceLeft(departing);
-      else this.scheduleDeparture(this.departures.schedule(departing, now));
+      // Clients track participants by user id: while the same user has another session in the
+      // room here, a PARTICIPANT_LEFT would remove them. An active sibling has announced itself;
+      // a Testing one takes the departure over, as a rejoin does.
+      const sibling = this.draining ? undefined : this.otherSessionOf(local);
+      if (sibling?.session.state === 'active') {
+        local.room.removeMember(departing);
+      } else if (sibling !== undefined) {
+        sibling.inherited = { member: departing, dueMs: now + this.config.leaveGraceMs };
+      } else if (this.draining) {
+        this.announceLeft(departing);
+      } else {
+        this.scheduleDeparture(this.departures.schedule(departing, now));
+      }
     }
     // For closes the relay started, uWS reports the code the relay sent.
     this.metrics.sessionsClosed.inc({ reason: closeReasonLabel(code) });
     this.log.info('session closed', { session: local.session.idText, room: local.room.name, code });
+  }
+
+  /** Another open session of the same user in the same room on this relay, if any. */
+  private otherSessionOf(local: LocalSession): LocalSession | undefined {
+    const room = this.rooms.get(local.room.name);
+    if (room === undefined) return undefined;
+    for (const other of room.sessions.values()) {
+      if (other !== local && !other.closed && other.session.identity.userId === local.session.identity.userId) return other;
+    }
+    return undefined;
   }
 
   private scheduleDeparture(d: Departure): void {

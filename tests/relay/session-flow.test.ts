@@ -148,4 +148,18 @@ test('PARTICIPANT_LEFT follows the grace period after an active client leaves, a
   await eventually(() => leftFor(e1.sessionId)[0], { what: 'PARTICIPANT_LEFT after the rejoined session left', timeoutMs: LEAVE_GRACE_MS + 5_000 });
   // Testing sessions never announce.
   expect(leftFor(e2.sessionId)).toEqual([]);
-});
+
+  // Two sessions of one user at once (a reconnect before the old socket is gone): the old one
+  // leaving announces nothing while the new one is active; the new one leaving does.
+  const f1 = await join('fay', room);
+  f1.client.send(video('fay', [1]));
+  const f2 = await join('fay', room);
+  f2.client.send(video('fay', [2]));
+  await eventually(() => observer.onSubject(subjects.session(room, f2.sessionId)).length > 0, { what: 'second session active' });
+  f1.client.close();
+  await sleep(LEAVE_GRACE_MS + 1_000);
+  await natsBarrier();
+  expect(leftFor(f1.sessionId)).toEqual([]);
+  f2.client.close();
+  await eventually(() => leftFor(f2.sessionId)[0], { what: 'PARTICIPANT_LEFT of the last session', timeoutMs: LEAVE_GRACE_MS + 5_000 });
+}, 30_000);
