@@ -210,7 +210,8 @@ export class RelayServer {
    */
   private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t, admit: (req: HttpRequest) => Admission): void {
     const key = req.getHeader('sec-websocket-key');
-    const protocol = req.getHeader('sec-websocket-protocol');
+    // Answer with one of the offered subprotocols (the first), never the whole list.
+    const protocol = req.getHeader('sec-websocket-protocol').split(',')[0].trim();
     const extensions = req.getHeader('sec-websocket-extensions');
     let admission: Admission;
     if (this.draining) admission = { ok: false, status: 503, reason: 'relay is draining' };

@@ -34,6 +34,14 @@ test('/healthz and /readyz answer 200; other paths 404', async () => {
   expect((await httpGet(`${relay.httpUrl}/nope`)).status).toBe(404);
 });
 
+test('a client offering subprotocols gets one of them back', async () => {
+  const ws = new WebSocket(`${relay.url}/lobby/proto/subproto`, ['videocall', 'other']);
+  const c = TestClient.adopt(ws);
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  expect(ws.protocol).toBe('videocall');
+  c.close();
+});
+
 test('one NATS subscription per room, however many local sessions, dropped with the last one', async () => {
   const room = 'subs';
   const clients = await Promise.all([1, 2, 3].map((i) => TestClient.open(`${relay.url}/lobby/u${i}/${room}`)));
