@@ -8,7 +8,9 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# No install scripts: the bundle needs only esbuild (its binary comes in a platform package) and
+# uWebSockets.js (addons shipped in the package); other packages' scripts would need a compiler.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY protocol ./protocol
 COPY relay ./relay
