@@ -52,6 +52,7 @@ export class RelayServer {
   private openSessions = 0;
   /** The uWS message buffer of the frame being handled, valid only during its handler. */
   private borrowed: ArrayBuffer | undefined;
+  private outbox: Array<{ subject: string; frame: Uint8Array }> = [];
   private boundPort = 0;
 
   constructor(
@@ -493,18 +494,32 @@ export class RelayServer {
     this.metrics.bytesOut.inc({ destination: 'client' }, frame.byteLength);
   }
 
+  /**
+   * Queues a publish; the queue goes out in setImmediate, right after this poll phase, so frames
+   * read from many sockets in one loop turn share one write to NATS instead of one write each.
+   */
   private publishToNats(subject: string, frame: Uint8Array): void {
     if (this.nc === undefined) {
       this.drop('nats_disconnected');
       return;
     }
-    try {
-      this.nc.publish(subject, frame.buffer === this.borrowed ? frame.slice() : frame);
-      this.metrics.framesOut.inc({ destination: 'nats' });
-      this.metrics.bytesOut.inc({ destination: 'nats' }, frame.byteLength);
-    } catch (err) {
-      this.drop('publish_failed');
-      this.log.warn('nats publish failed', { subject, error: err });
+    this.outbox.push({ subject, frame: frame.buffer === this.borrowed ? frame.slice() : frame });
+    if (this.outbox.length === 1) setImmediate(() => this.flushOutbox());
+  }
+
+  private flushOutbox(): void {
+    const batch = this.outbox;
+    this.outbox = [];
+    const nc = this.nc;
+    for (const { subject, frame } of batch) {
+      try {
+        nc!.publish(subject, frame);
+        this.metrics.framesOut.inc({ destination: 'nats' });
+        this.metrics.bytesOut.inc({ destination: 'nats' }, frame.byteLength);
+      } catch (err) {
+        this.drop('publish_failed');
+        this.log.warn('nats publish failed', { subject, error: err });
+      }
     }
   }
 
@@ -553,6 +568,7 @@ export class RelayServer {
     const locals = [...this.rooms.values()].flatMap((r) => [...r.sessions.values()]);
     // `end` runs the close handler at once, which announces PARTICIPANT_LEFT while draining.
     for (const local of locals) if (!local.closed) local.ws.end(CloseCode.GOING_AWAY, 'relay shutting down');
+    this.flushOutbox();
     const nc = this.nc;
     if (nc !== undefined && !nc.isClosed()) {
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.drainTimeoutMs).unref());
