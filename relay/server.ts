@@ -231,7 +231,7 @@ export class RelayServer {
   }
 
   private admitToken(req: HttpRequest): Admission {
-    // getQuery(key) answers undefined-like empty values; verifyLobbyToken treats '' as missing.
+    // An absent token reads as undefined or ''; verifyLobbyToken answers 400 for both.
     const token = req.getQuery('token') ?? undefined;
     const result = verifyLobbyToken(token, this.config.jwtSecret, Math.floor(Date.now() / 1000));
     if (!result.ok) return result;
@@ -315,7 +315,7 @@ export class RelayServer {
         case 'announce':
           local.room.addMember(local.session.identity);
           this.publishToNats(a.subject, a.frame);
-          // The joiner gets its own announcement too, as from the existing servers.
+          // Every local session gets it, the joiner included, like any subscriber of the system subject.
           this.app.publish(local.room.controlTopic, a.frame, true);
           this.log.info('participant joined', { session: local.session.idText, room: local.room.name, user: local.session.identity.userId });
           break;
