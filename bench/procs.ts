@@ -154,17 +154,34 @@ export function rssBytes(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
-/** CPU use of some processes over an interval, as a percentage of one core each. */
+/** Busy and total jiffies of the whole machine, from /proc/stat. */
+function machineJiffies(): { busy: number; total: number } {
+  try {
+    const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((a, b) => a + b, 0);
+    const idle = fields[3] + (fields[4] ?? 0); // idle + iowait
+    return { busy: total - idle, total };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}
+
+/**
+ * CPU use of some processes over an interval, as a percentage of one core each, and of the whole
+ * machine (`machine`, out of cores × 100): the difference is what other work took meanwhile.
+ */
 export class CpuMeter {
   private start = new Map<string, number>();
   private t0 = 0;
   private self0 = process.cpuUsage();
+  private machine0 = machineJiffies();
 
   constructor(private readonly pids: Record<string, number>) {}
 
   begin(): void {
     this.t0 = performance.now();
     this.self0 = process.cpuUsage();
+    this.machine0 = machineJiffies();
     for (const [name, pid] of Object.entries(this.pids)) this.start.set(name, cpuTimeMs(pid));
   }
 
@@ -175,6 +192,9 @@ export class CpuMeter {
     for (const [name, pid] of Object.entries(this.pids)) out[name] = Math.round(((cpuTimeMs(pid) - this.start.get(name)!) / wall) * 100);
     const self = process.cpuUsage(this.self0);
     out.loadgen = Math.round(((self.user + self.system) / 1000 / wall) * 100);
+    const m = machineJiffies();
+    const total = m.total - this.machine0.total;
+    out.machine = total > 0 ? Math.round(((m.busy - this.machine0.busy) / total) * os.cpus().length * 100) : NaN;
     return out;
   }
 }

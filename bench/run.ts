@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark of the issue in one run, side by side, written to BENCHMARKS.md
 // and bench/results/*.json. `--quick` is the smoke test `npm test` runs; it is not the benchmark.
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ELECTION_FULL, ELECTION_QUICK, benchElection } from './election';
@@ -65,6 +66,16 @@ function safe(f: () => string): string {
   }
 }
 
+/** Measured code that differs from HEAD (other agents may be editing it while we run). */
+function uncommittedFiles(): string[] {
+  try {
+    const out = execFileSync('git', ['status', '--porcelain', '--', 'relay', 'rtt-client', 'protocol', 'bench'], { cwd: ROOT, encoding: 'utf8' });
+    return out.split('\n').filter((l) => l.length > 3).map((l) => l.slice(3)).filter((f) => !f.startsWith('bench/results/'));
+  } catch {
+    return ['(git status failed)'];
+  }
+}
+
 const log = (s: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
 /** A benchmark that failed still gets its rows: "not measured", with the reason. */
@@ -124,9 +135,11 @@ async function main(): Promise<void> {
     commit: safe(() => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' })),
     loadAverage: { start: loadStart, end: os.loadavg() },
     childPids: startedPids(),
+    uncommitted: uncommittedFiles(),
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
   };
-  writeReport(args.out, args.results, info, results);
+  const analysisFile = path.join(ROOT, 'bench', 'analysis.md');
+  writeReport(args.out, args.results, info, results, fs.existsSync(analysisFile) ? fs.readFileSync(analysisFile, 'utf8') : undefined);
   log(`wrote ${args.out} and ${args.results}/`);
 }
 

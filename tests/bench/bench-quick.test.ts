@@ -17,7 +17,7 @@ let run: { code: number | null; output: string };
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcg-bench-test-'));
   run = await new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', path.join(dir, 'B.md'), '--results', path.join(dir, 'r')], { cwd: ROOT });
+    const child = spawn('npm', ['run', '--silent', 'bench', '--', '--quick', '--out', path.join(dir, 'B.md'), '--results', path.join(dir, 'r')], { cwd: ROOT });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c));
     child.stderr.on('data', (c: Buffer) => (output += c));
