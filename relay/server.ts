@@ -1,6 +1,6 @@
 // The relay: uWebSockets.js sessions on one side, one NATS connection on the other. Session logic
 // is in session.ts; this file carries its actions out and owns sockets, topics and subscriptions.
-import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core/lib/internal_mod';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
 import {

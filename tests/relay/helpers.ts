@@ -1,6 +1,6 @@
 // WebSocket clients and raw NATS observers for the relay's integration tests.
 import crypto from 'node:crypto';
-import type { Msg, NatsConnection } from '@nats-io/nats-core/lib/internal_mod';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import { decodeMeetingPacket, decodePacketWrapper, PacketType } from '../../protocol';

@@ -1,7 +1,7 @@
 // Interop on NATS with the existing videocall servers: bytes built by a full protobuf library as
 // those servers publish them reach our clients unchanged, and what our relay publishes decodes to
 // exactly the fields they expect.
-import type { Msg } from '@nats-io/nats-core/lib/internal_mod';
+import type { Msg } from '@nats-io/transport-node';
 import { MediaType, MeetingEvent, PacketType, SYSTEM_USER_ID, encodeMediaPacket, encodePacketWrapper, newSessionId, subjects } from '../../protocol';
 import { NatsServer, startNatsServer } from '../support/nats';
 import { eventually } from '../support/processes';

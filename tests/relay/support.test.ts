@@ -1,6 +1,6 @@
 // The test helpers other suites rely on: free ports, managed processes, a real nats-server.
 import net from 'node:net';
-import type { Msg } from '@nats-io/nats-core/lib/internal_mod';
+import type { Msg } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import { startNatsServer } from '../support/nats';
 import { freePort } from '../support/ports';
@@ -33,7 +33,7 @@ test('nats-server starts, survives a kill/restart on the same port, and delivers
   try {
     const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
     const got: string[] = [];
-    nc.subscribe('t.>', { callback: (_err: Error | null, msg: Msg) => got.push(msg.string()) });
+    nc.subscribe('t.>', { callback: (_err: Error | null, msg: Msg) => void got.push(msg.string()) });
     await nc.flush();
     await nats.kill();
     await nats.restart();
