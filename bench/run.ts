@@ -92,6 +92,9 @@ function failed(name: Name, err: unknown): BenchResult {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const startedAt = new Date().toISOString();
+  // the code measured is the code at the start (other agents may commit while we run)
+  const commit = safe(() => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }));
+  const uncommitted = uncommittedFiles();
   const loadStart = os.loadavg();
   const results: BenchResult[] = [];
   let relayMax: Record<string, number> | undefined;
@@ -132,10 +135,10 @@ async function main(): Promise<void> {
     cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
     node: process.version,
     natsServer: safe(() => execFileSync(NATS_SERVER_BIN, ['--version'], { encoding: 'utf8' })),
-    commit: safe(() => execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' })),
+    commit,
     loadAverage: { start: loadStart, end: os.loadavg() },
     childPids: startedPids(),
-    uncommitted: uncommittedFiles(),
+    uncommitted,
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
   };
   const analysisFile = path.join(ROOT, 'bench', 'analysis.md');
