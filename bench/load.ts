@@ -2,7 +2,7 @@
 // relay, on the ws yardstick or straight on NATS, sending timestamped MEDIA frames at a fixed rate
 // or as fast as the system delivers them, and receivers measuring delivery latency on the same clock.
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core/lib/internal_mod';
+import type { NatsConnection } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import {
   MediaType, PacketType, decodeMediaPacket, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, subjects, utf8,

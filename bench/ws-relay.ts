@@ -6,7 +6,7 @@
 // Settings: PORT, NATS_URL, SERVER_ID (environment).
 import http from 'node:http';
 import { connect } from '@nats-io/transport-node';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core/lib/internal_mod';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import WebSocket, { WebSocketServer } from 'ws';
 import {
   CodecError, IDLE_TIMEOUT_MS, MAX_FRAME_BYTES, MeetingEvent, PING_INTERVAL_MS, PacketType, ROOM_OR_USER_PATTERN,
