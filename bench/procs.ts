@@ -5,9 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort, httpOk, startProcess, waitFor, type Managed } from '../local/processes';
 import { NATS_MAX_PAYLOAD } from '../topology/constants';
+import { NATS_SERVER_BIN } from '../local/nats-supercluster';
+import { relayCommand } from '../local/relays';
 
 export const ROOT = path.resolve(__dirname, '..');
-export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 
 const running = new Set<Managed>();
 const tempDirs = new Set<string>();
@@ -106,7 +107,7 @@ export interface RelayOptions {
  */
 export async function startRelay(opts: RelayOptions): Promise<Server> {
   const port = await freePort();
-  const m = track(startProcess(`relay ${opts.serverId}`, process.execPath, ['--import', 'tsx', path.join(ROOT, 'relay', 'main.ts')], {
+  const m = track(startProcess(`relay ${opts.serverId}`, ...relayCommand(), {
     HOST: '127.0.0.1',
     PORT: String(port),
     NATS_URL: opts.natsUrl,

@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { DelayProxy } from './delay-proxy';
 import { Managed, freePort, httpOk, startProcess, waitFor } from './processes';
 
-const ROOT = join(__dirname, '..');
+const RELAY_MAIN = join(__dirname, '..', 'relay', 'main.ts');
+
+/**
+ * How to run the relay from source: node itself with tsx's loader, not the tsx CLI, which would
+ * run node as a second process that a SIGKILL of the CLI leaves orphaned with the port open.
+ */
+export function relayCommand(): [command: string, args: string[]] {
+  return [process.execPath, ['--import', 'tsx', RELAY_MAIN]];
+}
 
 export interface LocalRelayOptions {
   readonly id: string;
@@ -55,8 +63,7 @@ export class LocalRelay {
 
   async start(): Promise<void> {
     if (this.running) return;
-    // node with tsx's loader rather than the tsx CLI, so the pid we hold is the relay's own.
-    this.process = startProcess(this.id, process.execPath, ['--import', 'tsx', join(ROOT, 'relay', 'main.ts')], {
+    this.process = startProcess(this.id, ...relayCommand(), {
       HOST: '127.0.0.1',
       PORT: String(this.relayPort),
       NATS_URL: this.options.natsUrls.join(','),

@@ -2,11 +2,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MAX_FRAME_BYTES } from '../../protocol';
+import { NATS_MAX_PAYLOAD } from '../../topology/constants';
+import { NATS_SERVER_BIN } from '../../local/nats-supercluster';
 import { freePort } from './ports';
 import { ManagedProcess, spawnProcess, waitForHttp } from './processes';
-
-export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 
 export interface NatsServerOptions {
   /** server_name; defaults to a unique one. */
@@ -48,7 +47,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     `listen: "127.0.0.1:${port}"`,
     `http: "127.0.0.1:${monitorPort}"`,
     // Frames up to the protocol's limit must fit in one NATS message.
-    `max_payload: ${MAX_FRAME_BYTES}`,
+    `max_payload: ${NATS_MAX_PAYLOAD}`,
     opts.config ?? '',
   ];
   fs.writeFileSync(configPath, lines.join('\n') + '\n');

@@ -1,10 +1,10 @@
 // The real relay (relay/main.ts) as a child process on a free 127.0.0.1 port.
 import path from 'node:path';
+import { relayCommand } from '../../local/relays';
 import { freePort } from './ports';
 import { ExitInfo, ManagedProcess, spawnProcess, waitForHttp } from './processes';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const MAIN = path.join(ROOT, 'relay', 'main.ts');
 
 export interface RelayOptions {
   natsUrl: string;
@@ -44,9 +44,8 @@ export async function startRelay(opts: RelayOptions): Promise<RelayProcess> {
     SERVER_ID: serverId,
     ...opts.env,
   };
-  // node itself with tsx's loader, not the tsx CLI: the CLI runs node as a second process, which
-  // a SIGKILL of the CLI would orphan with the port still open.
-  const child = spawnProcess(process.execPath, ['--import', 'tsx', MAIN], { name: `relay ${serverId}`, env, cwd: ROOT });
+  const [command, args] = relayCommand();
+  const child = spawnProcess(command, args, { name: `relay ${serverId}`, env, cwd: ROOT });
   const httpUrl = `http://127.0.0.1:${port}`;
   await child.waitUntil((signal) => waitForHttp(`${httpUrl}/${opts.waitReady === false ? 'healthz' : 'readyz'}`, { timeoutMs: 20_000, signal }));
   return {
