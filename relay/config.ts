@@ -40,8 +40,8 @@ export class ConfigError extends Error {
 interface Setting<K extends keyof RelayConfig> {
   env: string;
   key: K;
-  /** Shown in --help; a function when it depends on the machine. */
-  defaultText: string;
+  /** For --help when the default is not a plain value; otherwise the fallback's value is shown. */
+  defaultText?: string;
   help: string;
   /** Parses a set value; throws ConfigError-free messages (plain strings) on bad input. */
   parse: (raw: string) => RelayConfig[K];
@@ -92,30 +92,39 @@ function defaultServerId(): string {
   return id.length > 0 ? id : 'relay';
 }
 
+/** The port the relay listens on unless PORT says otherwise; the synthesized manifests use it too. */
+export const DEFAULT_PORT = 8080;
+
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
 // The order here is the order of --help.
 const SETTINGS = [
-  { env: 'PORT', key: 'port', defaultText: '8080', help: 'TCP port for HTTP and WebSocket (0 picks a free one).', parse: int(0, 65535), fallback: () => 8080 },
-  { env: 'HOST', key: 'host', defaultText: '0.0.0.0', help: 'Address to listen on.', parse: (raw) => { if (!/^[0-9a-fA-F:.]+$/.test(raw)) throw 'must be an IP address'; return raw; }, fallback: () => '0.0.0.0' },
-  { env: 'NATS_URL', key: 'natsUrls', defaultText: 'nats://127.0.0.1:4222', help: 'NATS server URL(s), comma-separated; the relay reconnects forever.', parse: natsUrls, fallback: () => ['nats://127.0.0.1:4222'] },
-  { env: 'REGION', key: 'region', defaultText: 'local', help: 'Region name, used in logs and the health diagnostics subject.', parse: subjectToken('region'), fallback: () => 'local' },
+  { env: 'PORT', key: 'port', help: 'TCP port for HTTP and WebSocket (0 picks a free one).', parse: int(0, 65535), fallback: () => DEFAULT_PORT },
+  { env: 'HOST', key: 'host', help: 'Address to listen on.', parse: (raw) => { if (!/^[0-9a-fA-F:.]+$/.test(raw)) throw 'must be an IP address'; return raw; }, fallback: () => '0.0.0.0' },
+  { env: 'NATS_URL', key: 'natsUrls', help: 'NATS server URL(s), comma-separated; the relay reconnects forever.', parse: natsUrls, fallback: () => ['nats://127.0.0.1:4222'] },
+  { env: 'REGION', key: 'region', help: 'Region name, used in logs and the health diagnostics subject.', parse: subjectToken('region'), fallback: () => 'local' },
   { env: 'SERVER_ID', key: 'serverId', defaultText: 'the host name', help: 'This relay\'s id in logs and the health diagnostics subject.', parse: subjectToken('server id'), fallback: defaultServerId },
   { env: 'JWT_SECRET', key: 'jwtSecret', defaultText: 'unset', help: 'HS256 secret for /lobby?token=JWT; unset, that endpoint answers 500.', parse: (raw) => raw, fallback: () => undefined, secret: true },
-  { env: 'ALLOW_PATH_LOBBY', key: 'allowPathLobby', defaultText: 'true', help: 'Serve the unauthenticated /lobby/{user}/{room} (410 when false).', parse: bool, fallback: () => true },
-  { env: 'MAX_FRAME_BYTES', key: 'maxFrameBytes', defaultText: String(MAX_FRAME_BYTES), help: 'Largest inbound frame; a larger one ends the session.', parse: int(1 * KIB, MAX_FRAME_BYTES), fallback: () => MAX_FRAME_BYTES },
-  { env: 'MAX_BUFFERED_BYTES', key: 'maxBufferedBytes', defaultText: String(4 * MIB), help: 'Per-socket send buffer bound; over it media frames to that socket are dropped and counted.', parse: int(16 * KIB, 1024 * MIB), fallback: () => 4 * MIB },
-  { env: 'SLOW_SOCKET_CLOSE_MS', key: 'slowSocketCloseMs', defaultText: '10000', help: 'A socket over the buffer bound this long is closed (1008).', parse: int(100, 600_000), fallback: () => 10_000 },
-  { env: 'LEAVE_GRACE_MS', key: 'leaveGraceMs', defaultText: String(LEAVE_GRACE_MS), help: 'Delay before PARTICIPANT_LEFT, cancelled when the user rejoins.', parse: int(0, 60_000), fallback: () => LEAVE_GRACE_MS },
-  { env: 'IDLE_TIMEOUT_MS', key: 'idleTimeoutMs', defaultText: String(IDLE_TIMEOUT_MS), help: 'A session without any inbound frame (pongs count) this long is closed.', parse: int(1_000, 600_000), fallback: () => IDLE_TIMEOUT_MS },
-  { env: 'PING_INTERVAL_MS', key: 'pingIntervalMs', defaultText: String(PING_INTERVAL_MS), help: 'How often the relay pings each session.', parse: int(100, 600_000), fallback: () => PING_INTERVAL_MS },
-  { env: 'KEYFRAME_REQUESTS_PER_SECOND', key: 'keyframeRequestsPerSecond', defaultText: String(KEYFRAME_REQUESTS_PER_SECOND), help: 'KEYFRAME_REQUEST frames a session may publish per second.', parse: int(0, 1000), fallback: () => KEYFRAME_REQUESTS_PER_SECOND },
-  { env: 'MAX_SESSIONS', key: 'maxSessions', defaultText: '10000', help: 'Upgrades beyond this many open sessions answer 503.', parse: int(1, 1_000_000), fallback: () => 10_000 },
-  { env: 'DRAIN_TIMEOUT_MS', key: 'drainTimeoutMs', defaultText: '10000', help: 'On SIGTERM, the longest wait for NATS to drain before exiting.', parse: int(0, 25_000), fallback: () => 10_000 },
-  { env: 'DRAIN_LINGER_MS', key: 'drainLingerMs', defaultText: '1000', help: 'On SIGTERM, how long /readyz keeps answering 503 (and upgrades 503) after the drain, before the port closes.', parse: int(0, 10_000), fallback: () => 1_000 },
-  { env: 'LOG_LEVEL', key: 'logLevel', defaultText: 'info', help: 'debug, info, warn or error.', parse: (raw) => { if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw `must be one of ${LOG_LEVELS.join(', ')}`; return raw as LogLevelName; }, fallback: () => 'info' as LogLevelName },
+  { env: 'ALLOW_PATH_LOBBY', key: 'allowPathLobby', help: 'Serve the unauthenticated /lobby/{user}/{room} (410 when false).', parse: bool, fallback: () => true },
+  { env: 'MAX_FRAME_BYTES', key: 'maxFrameBytes', help: 'Largest inbound frame; a larger one ends the session.', parse: int(1 * KIB, MAX_FRAME_BYTES), fallback: () => MAX_FRAME_BYTES },
+  { env: 'MAX_BUFFERED_BYTES', key: 'maxBufferedBytes', help: 'Per-socket send buffer bound; over it media frames to that socket are dropped and counted.', parse: int(16 * KIB, 1024 * MIB), fallback: () => 4 * MIB },
+  { env: 'SLOW_SOCKET_CLOSE_MS', key: 'slowSocketCloseMs', help: 'A socket over the buffer bound this long is closed (1008).', parse: int(100, 600_000), fallback: () => 10_000 },
+  { env: 'LEAVE_GRACE_MS', key: 'leaveGraceMs', help: 'Delay before PARTICIPANT_LEFT, cancelled when the user rejoins.', parse: int(0, 60_000), fallback: () => LEAVE_GRACE_MS },
+  { env: 'IDLE_TIMEOUT_MS', key: 'idleTimeoutMs', help: 'A session without any inbound frame (pongs count) this long is closed.', parse: int(1_000, 600_000), fallback: () => IDLE_TIMEOUT_MS },
+  { env: 'PING_INTERVAL_MS', key: 'pingIntervalMs', help: 'How often the relay pings each session.', parse: int(100, 600_000), fallback: () => PING_INTERVAL_MS },
+  { env: 'KEYFRAME_REQUESTS_PER_SECOND', key: 'keyframeRequestsPerSecond', help: 'KEYFRAME_REQUEST frames a session may publish per second.', parse: int(0, 1000), fallback: () => KEYFRAME_REQUESTS_PER_SECOND },
+  { env: 'MAX_SESSIONS', key: 'maxSessions', help: 'Upgrades beyond this many open sessions answer 503.', parse: int(1, 1_000_000), fallback: () => 10_000 },
+  { env: 'DRAIN_TIMEOUT_MS', key: 'drainTimeoutMs', help: 'On SIGTERM, the longest wait for NATS to drain before exiting.', parse: int(0, 25_000), fallback: () => 10_000 },
+  { env: 'DRAIN_LINGER_MS', key: 'drainLingerMs', help: 'On SIGTERM, how long /readyz keeps answering 503 (and upgrades 503) after the drain, before the port closes.', parse: int(0, 10_000), fallback: () => 1_000 },
+  { env: 'LOG_LEVEL', key: 'logLevel', help: 'debug, info, warn or error.', parse: (raw) => { if (!(LOG_LEVELS as readonly string[]).includes(raw)) throw `must be one of ${LOG_LEVELS.join(', ')}`; return raw as LogLevelName; }, fallback: () => 'info' as LogLevelName },
 ] as const satisfies ReadonlyArray<Setting<keyof RelayConfig>>;
+
+function defaultText(s: { defaultText?: string; fallback: () => unknown }): string {
+  if (s.defaultText !== undefined) return s.defaultText;
+  const value = s.fallback();
+  return Array.isArray(value) ? value.join(',') : String(value);
+}
 
 /** Environment variables the relay reads, in --help order. */
 export const SETTING_NAMES: readonly string[] = SETTINGS.map((s) => s.env);
@@ -142,7 +151,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): RelayConfig {
 
 export function helpText(): string {
   const width = Math.max(...SETTINGS.map((s) => s.env.length));
-  const lines = SETTINGS.map((s) => `  ${s.env.padEnd(width)}  ${s.help} Default: ${s.defaultText}.`);
+  const lines = SETTINGS.map((s) => `  ${s.env.padEnd(width)}  ${s.help} Default: ${defaultText(s)}.`);
   return [
     'videocall-global relay: the videocall media protocol over NATS, on uWebSockets.js.',
     '',

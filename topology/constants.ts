@@ -41,8 +41,8 @@ export const DEFAULT_RELAY_IMAGE = 'ghcr.io/videocall-global/relay:0.1.0';
 /** The existing videocall media server image, which runs the WebTransport server. */
 export const DEFAULT_WEBTRANSPORT_IMAGE = 'securityunion/videocall-media-server:latest';
 
-/** The relay's container port and the environment variable that sets it. */
-export const RELAY_PORT = 8080;
+/** The relay's container port: its own default, so image and manifests agree. */
+export { DEFAULT_PORT as RELAY_PORT } from '../relay/config';
 
 /** DigitalOcean regions that run DOKS, as accepted by the API (`doctl kubernetes options regions`). */
 export const DIGITALOCEAN_REGIONS = [
