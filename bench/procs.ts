@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, httpOk, startProcess, waitFor, type Managed } from '../local/processes';
+import { freePort, httpOk, startProcess, waitUntilReady, type Managed } from '../local/processes';
 import { NATS_MAX_PAYLOAD } from '../topology/constants';
 import { NATS_SERVER_BIN } from '../local/nats-supercluster';
 import { relayCommand } from '../local/relays';
@@ -61,16 +61,7 @@ function server(name: string, port: number, managed: Managed): Server {
 }
 
 async function ready(m: Managed, url: string, what: string): Promise<void> {
-  let exited = false;
-  void m.exited.then(() => (exited = true));
-  await waitFor(async () => {
-    if (exited) throw new Error('exited');
-    return httpOk(url);
-  }, 20_000, () => `${what} at ${url}:\n${m.output()}`).catch((err: Error) => {
-    if (exited) throw new Error(`${what} exited before it was ready:\n${m.output()}`);
-    throw err;
-  });
-  if (exited) throw new Error(`${what} exited before it was ready:\n${m.output()}`);
+  await waitUntilReady(m, () => httpOk(url), 20_000, `${what} answered at ${url}`);
 }
 
 export interface NatsServer extends Server {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Topology } from '../topology/topology';
 import { LoopbackRegionPlan, loopbackNatsConf } from './nats-loopback';
-import { Managed, freePort, httpOk, startProcess, waitFor } from './processes';
+import { Managed, freePort, httpOk, startProcess, waitUntilReady } from './processes';
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
@@ -82,10 +82,11 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
     const regionNames = topology.regions.map((r) => r.name);
     await Promise.all(
       started.map((s) =>
-        waitFor(
+        waitUntilReady(
+          s.process,
           async () => (await httpOk(`${s.monitorUrl}/healthz`)) && (await gatewaysConnected(s, regionNames)),
           timeout,
-          () => `${s.serverName} did not connect every gateway:\n${s.process.output()}`,
+          'it had a gateway to every other region',
         ),
       ),
     );

@@ -1,8 +1,56 @@
 // Child processes of `npm run local` and the tests: started with their output kept, stopped for sure.
 import { ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
+/**
+ * The kernel hands out ports in this range to `listen(0)` and to every outgoing connection, so a
+ * port probed there can be taken by someone's connection before our child binds it. Ports below
+ * the range are only ever taken by a bind.
+ */
+function ephemeralRange(): { low: number; high: number } {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return { low, high };
+  } catch {
+    // not Linux: the IANA dynamic range
+  }
+  return { low: 49152, high: 65535 };
+}
+
+const LOWEST_PICKED_PORT = 10_000;
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A loopback port nobody listens on, for a child process to bind: picked at random below the
+ * kernel's ephemeral range (never twice in this process), or from the kernel when there is no
+ * room below it.
+ */
 export async function freePort(): Promise<number> {
+  const { low } = ephemeralRange();
+  if (low - LOWEST_PICKED_PORT >= 1000) {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const port = LOWEST_PICKED_PORT + Math.floor(Math.random() * (low - LOWEST_PICKED_PORT));
+      if (handedOut.has(port)) continue;
+      if (await canListen(port)) {
+        handedOut.add(port);
+        return port;
+      }
+    }
+  }
+  return kernelPickedPort();
+}
+
+function kernelPickedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -66,6 +114,25 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Waits until `check` passes for a started process; fails at once, with what the process printed,
+ * if it exits first (a port taken, a bad config), instead of waiting out the timeout.
+ */
+export async function waitUntilReady(managed: Managed, check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const hasExited = () => managed.child.exitCode !== null || managed.child.signalCode !== null;
+  const exitError = () =>
+    new Error(`${managed.name} exited (code ${managed.child.exitCode ?? managed.child.signalCode}) before ${what}:\n${managed.output()}`);
+  await waitFor(
+    async () => {
+      if (hasExited()) return true;
+      return check();
+    },
+    timeoutMs,
+    () => `${managed.name}: ${what} not seen:\n${managed.output()}`,
+  );
+  if (hasExited()) throw exitError();
 }
 
 export async function httpOk(url: string): Promise<boolean> {

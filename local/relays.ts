@@ -2,7 +2,7 @@
 // its region's distance from the user. Stop and start keep the proxy (and so the URL clients use).
 import { join } from 'node:path';
 import { DelayProxy } from './delay-proxy';
-import { Managed, freePort, httpOk, startProcess, waitFor } from './processes';
+import { Managed, freePort, httpOk, startProcess, waitUntilReady } from './processes';
 
 const RELAY_MAIN = join(__dirname, '..', 'relay', 'main.ts');
 
@@ -70,15 +70,7 @@ export class LocalRelay {
       REGION: this.region,
       SERVER_ID: this.id,
     });
-    const proc = this.process;
-    await waitFor(
-      async () => {
-        if (proc.child.exitCode !== null) throw new Error(`relay ${this.id} exited:\n${proc.output()}`);
-        return httpOk(`http://127.0.0.1:${this.relayPort}/readyz`);
-      },
-      20_000,
-      () => `relay ${this.id} not ready:\n${proc.output()}`,
-    );
+    await waitUntilReady(this.process, () => httpOk(`http://127.0.0.1:${this.relayPort}/readyz`), 20_000, 'it was ready');
   }
 
   /** SIGTERM: the relay drains and tells its clients to fail over (close code 1001). */

@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { freePort, httpOk, startProcess, waitUntilReady } from '../../local/processes';
+
+describe('freePort', () => {
+  it('hands out distinct, bindable ports below the kernel ephemeral range', async () => {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    const ports = [];
+    for (let i = 0; i < 50; i++) ports.push(await freePort());
+    expect(new Set(ports).size).toBe(ports.length);
+    for (const port of ports) expect(port).toBeLessThan(low);
+    // each one can really be listened on by whoever gets it
+    const servers = await Promise.all(
+      ports.slice(0, 5).map(
+        (port) =>
+          new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+            const srv = createServer();
+            srv.once('error', reject);
+            srv.listen(port, '127.0.0.1', () => resolve(srv));
+          }),
+      ),
+    );
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  });
+});
+
+describe('waitUntilReady', () => {
+  it('fails at once, with the output, when the process exits before it is ready', async () => {
+    const proc = startProcess('doomed', process.execPath, ['-e', 'console.error("listen EADDRINUSE"); process.exit(3)']);
+    const started = Date.now();
+    await expect(waitUntilReady(proc, async () => false, 20_000, 'it answered')).rejects.toThrow(
+      /doomed exited \(code 3\) before it answered:\nlisten EADDRINUSE/,
+    );
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('resolves when the check passes and times out with the output when it never does', async () => {
+    const port = await freePort();
+    const proc = startProcess('server', process.execPath, [
+      '-e',
+      `console.log("up"); require("node:http").createServer((q, s) => s.end("ok")).listen(${port}, "127.0.0.1")`,
+    ]);
+    try {
+      await waitUntilReady(proc, () => httpOk(`http://127.0.0.1:${port}/`), 10_000, 'it answered');
+      await expect(waitUntilReady(proc, async () => false, 300, 'never')).rejects.toThrow(/timed out after 300 ms: server: never not seen:\nup/);
+    } finally {
+      await proc.stop();
+    }
+  });
+});
