@@ -4,7 +4,9 @@ import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import { decodeMeetingPacket, decodePacketWrapper, PacketType } from '../../protocol';
+import { NatsServer, startNatsServer } from '../support/nats';
 import { eventually, httpGet } from '../support/processes';
+import { RelayProcess, startRelay } from '../support/relay';
 
 export interface ClosedInfo {
   code: number;
@@ -159,4 +161,47 @@ export async function httpSubscriptions(monitorPort: number): Promise<string[]> 
 /** Resolves once some client of the nats-server holds a subscription on `subject`. */
 export async function waitForSubscription(monitorPort: number, subject: string, timeoutMs = 5_000): Promise<void> {
   await eventually(async () => (await httpSubscriptions(monitorPort)).includes(subject), { timeoutMs, what: `a subscription on ${subject}` });
+}
+
+export interface RelayOverNats {
+  readonly nats: NatsServer;
+  readonly relay: RelayProcess;
+  /** Sees everything published on the relay's nats-server. */
+  readonly observer: NatsObserver;
+}
+
+/**
+ * For one test file: a nats-server, a relay on it (with `relayEnv`) and a raw NATS observer,
+ * started in beforeAll and stopped, with every test client, in afterAll.
+ */
+export function useRelayOverNats(relayEnv: Record<string, string> = {}): RelayOverNats {
+  let nats: NatsServer | undefined;
+  let relay: RelayProcess | undefined;
+  let observer: NatsObserver | undefined;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    relay = await startRelay({ natsUrl: nats.url, env: relayEnv });
+    observer = await NatsObserver.start(nats.url);
+  });
+  afterAll(async () => {
+    closeAllClients();
+    await observer?.close();
+    await relay?.stop();
+    await nats?.stop();
+  });
+  const started = <T>(what: string, value: T | undefined): T => {
+    if (value === undefined) throw new Error(`${what} is not started (use it inside a test)`);
+    return value;
+  };
+  return {
+    get nats() {
+      return started('nats-server', nats);
+    },
+    get relay() {
+      return started('relay', relay);
+    },
+    get observer() {
+      return started('observer', observer);
+    },
+  };
 }

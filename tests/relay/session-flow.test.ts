@@ -3,33 +3,16 @@ import {
   LEAVE_GRACE_MS, MediaType, MeetingEvent, PacketType, SYSTEM_USER_ID, decodePacketWrapper, encodeMediaPacket,
   encodePacketWrapper, encodeRttProbe, subjects, utf8,
 } from '../../protocol';
-import { NatsServer, startNatsServer } from '../support/nats';
 import { eventually } from '../support/processes';
-import { RelayProcess, startRelay } from '../support/relay';
-import { NatsObserver, TestClient, closeAllClients, meetingOf, sameBytes, sleep } from './helpers';
+import { TestClient, meetingOf, sameBytes, sleep, useRelayOverNats } from './helpers';
 
-let nats: NatsServer;
-let relay: RelayProcess;
-let observer: NatsObserver;
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  relay = await startRelay({ natsUrl: nats.url });
-  observer = await NatsObserver.start(nats.url);
-});
-
-afterAll(async () => {
-  closeAllClients();
-  await observer?.close();
-  await relay?.stop();
-  await nats?.stop();
-});
+const fx = useRelayOverNats();
 
 const video = (user: string, payload: number[]) =>
   encodePacketWrapper({ packetType: PacketType.MEDIA, userId: user, data: encodeMediaPacket({ mediaType: MediaType.VIDEO, userId: user, data: Uint8Array.from(payload) }) });
 
 async function join(user: string, room: string) {
-  const c = await TestClient.open(`${relay.url}/lobby/${user}/${room}`);
+  const c = await TestClient.open(`${fx.relay.url}/lobby/${user}/${room}`);
   const assigned = decodePacketWrapper(await c.frame(0));
   return { client: c, sessionId: assigned.sessionId };
 }
@@ -40,7 +23,7 @@ async function natsBarrier(): Promise<void> {
   const room = `marker${Date.now()}`;
   const marker = await join('marker', room);
   marker.client.send(video('marker', [1]));
-  await eventually(() => observer.onSubject(subjects.session(room, marker.sessionId)).length > 0, { what: 'marker frame on NATS' });
+  await eventually(() => fx.observer.onSubject(subjects.session(room, marker.sessionId)).length > 0, { what: 'marker frame on NATS' });
   marker.client.close();
 }
 
@@ -69,7 +52,7 @@ test('RTT probes are echoed byte-for-byte, never reach NATS, and a Testing sessi
   for (const p of probes) client.send(p);
   for (const p of probes) await client.waitFor((f) => sameBytes(f, p), { from: 2, what: 'RTT echo' });
   await natsBarrier();
-  expect(observer.messages.filter((m) => m.subject.startsWith(`room.${room}.`))).toEqual([]);
+  expect(fx.observer.messages.filter((m) => m.subject.startsWith(`room.${room}.`))).toEqual([]);
   expect(client.frames.slice(2).filter((f) => decodePacketWrapper(f).packetType !== PacketType.MEDIA)).toEqual([]);
   expect(sessionId).not.toBe(0n);
   client.close();
@@ -83,7 +66,7 @@ test('activation announces PARTICIPANT_JOINED; stamped frames reach the other cl
 
   const first = video('alice', [1, 2, 3]);
   a.client.send(first);
-  const joined = await eventually(() => observer.onSubject(subjects.system(room)).map((m) => meetingOf(m.data)).find((m) => m?.eventType === MeetingEvent.PARTICIPANT_JOINED), { what: 'PARTICIPANT_JOINED on NATS' });
+  const joined = await eventually(() => fx.observer.onSubject(subjects.system(room)).map((m) => meetingOf(m.data)).find((m) => m?.eventType === MeetingEvent.PARTICIPANT_JOINED), { what: 'PARTICIPANT_JOINED on NATS' });
   expect(joined!.roomId).toBe(room);
   expect(utf8.decode(joined!.targetUserId)).toBe('alice');
   expect(joined!.sessionId).toBe(a.sessionId);
@@ -91,7 +74,7 @@ test('activation announces PARTICIPANT_JOINED; stamped frames reach the other cl
   expect(joined!.message).not.toBe('');
 
   // The activating frame is published, stamped with alice's id, on her subject.
-  const published = await eventually(() => observer.onSubject(subjects.session(room, a.sessionId))[0], { what: 'alice frame on NATS' });
+  const published = await eventually(() => fx.observer.onSubject(subjects.session(room, a.sessionId))[0], { what: 'alice frame on NATS' });
   const pw = decodePacketWrapper(published.data);
   expect(pw.sessionId).toBe(a.sessionId);
   expect(sameBytes(pw.data, decodePacketWrapper(first).data)).toBe(true);
@@ -109,7 +92,7 @@ test('activation announces PARTICIPANT_JOINED; stamped frames reach the other cl
   await natsBarrier();
   expect(a.client.frames.some((f) => sameBytes(f, published.data) || sameBytes(f, preset))).toBe(false);
   // Bob, still Testing, published nothing.
-  expect(observer.onSubject(subjects.session(room, b.sessionId))).toEqual([]);
+  expect(fx.observer.onSubject(subjects.session(room, b.sessionId))).toEqual([]);
 
   // A late joiner is told about the members this relay knows.
   const c = await join('carol', room);
@@ -120,11 +103,11 @@ test('activation announces PARTICIPANT_JOINED; stamped frames reach the other cl
 
 test('PARTICIPANT_LEFT follows the grace period after an active client leaves, and not when it rejoins in time', async () => {
   const room = 'leaving';
-  const leftFor = (id: bigint) => observer.onSubject(subjects.system(room)).map((m) => meetingOf(m.data)).filter((m) => m?.eventType === MeetingEvent.PARTICIPANT_LEFT && m.sessionId === id);
+  const leftFor = (id: bigint) => fx.observer.onSubject(subjects.system(room)).map((m) => meetingOf(m.data)).filter((m) => m?.eventType === MeetingEvent.PARTICIPANT_LEFT && m.sessionId === id);
 
   const a = await join('dave', room);
   a.client.send(video('dave', [9]));
-  await eventually(() => observer.onSubject(subjects.session(room, a.sessionId)).length > 0, { what: 'activation' });
+  await eventually(() => fx.observer.onSubject(subjects.session(room, a.sessionId)).length > 0, { what: 'activation' });
   const closedAt = Date.now();
   a.client.close();
   const left = await eventually(() => leftFor(a.sessionId)[0], { what: 'PARTICIPANT_LEFT', timeoutMs: LEAVE_GRACE_MS + 5_000 });
@@ -135,7 +118,7 @@ test('PARTICIPANT_LEFT follows the grace period after an active client leaves, a
   // Active, leaves, rejoins within the grace period: no PARTICIPANT_LEFT for the first session.
   const e1 = await join('erin', room);
   e1.client.send(video('erin', [1]));
-  await eventually(() => observer.onSubject(subjects.session(room, e1.sessionId)).length > 0, { what: 'activation' });
+  await eventually(() => fx.observer.onSubject(subjects.session(room, e1.sessionId)).length > 0, { what: 'activation' });
   e1.client.close();
   await e1.client.closed;
   await sleep(LEAVE_GRACE_MS / 4);
@@ -155,7 +138,7 @@ test('PARTICIPANT_LEFT follows the grace period after an active client leaves, a
   f1.client.send(video('fay', [1]));
   const f2 = await join('fay', room);
   f2.client.send(video('fay', [2]));
-  await eventually(() => observer.onSubject(subjects.session(room, f2.sessionId)).length > 0, { what: 'second session active' });
+  await eventually(() => fx.observer.onSubject(subjects.session(room, f2.sessionId)).length > 0, { what: 'second session active' });
   f1.client.close();
   await sleep(LEAVE_GRACE_MS + 1_000);
   await natsBarrier();
