@@ -3,14 +3,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, httpOk, startProcess, waitUntilReady, type Managed } from '../local/processes';
+import { freePort, httpOk, startProcess, waitUntilReady, type ManagedProcess } from '../local/processes';
 import { NATS_MAX_PAYLOAD } from '../topology/constants';
 import { NATS_SERVER_BIN } from '../local/nats-supercluster';
 import { relayCommand } from '../local/relays';
 
 export const ROOT = path.resolve(__dirname, '..');
 
-const running = new Set<Managed>();
+const running = new Set<ManagedProcess>();
 const tempDirs = new Set<string>();
 const started: number[] = [];
 
@@ -19,7 +19,7 @@ export function startedPids(): number[] {
   return [...started];
 }
 
-function track(m: Managed): Managed {
+function track(m: ManagedProcess): ManagedProcess {
   running.add(m);
   if (m.child.pid !== undefined) started.push(m.child.pid);
   void m.exited.then(() => running.delete(m));
@@ -42,25 +42,25 @@ export interface Server {
   readonly name: string;
   readonly pid: number;
   readonly port: number;
-  readonly managed: Managed;
+  readonly managed: ManagedProcess;
   stop(): Promise<void>;
   kill(signal?: NodeJS.Signals): void;
 }
 
-function server(name: string, port: number, managed: Managed): Server {
+function server(name: string, port: number, managed: ManagedProcess): Server {
   return {
     name,
     port,
     managed,
     pid: managed.child.pid!,
-    stop: () => managed.stop(3_000),
-    kill: (signal = 'SIGKILL') => {
-      if (managed.child.exitCode === null && managed.child.signalCode === null) managed.child.kill(signal);
+    stop: async () => {
+      await managed.stop(3_000);
     },
+    kill: (signal = 'SIGKILL') => managed.kill(signal),
   };
 }
 
-async function ready(m: Managed, url: string, what: string): Promise<void> {
+async function ready(m: ManagedProcess, url: string, what: string): Promise<void> {
   await waitUntilReady(m, () => httpOk(url), 20_000, `${what} answered at ${url}`);
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Topology } from '../topology/topology';
 import { LoopbackRegionPlan, loopbackNatsConf } from './nats-loopback';
-import { Managed, freePort, httpOk, startProcess, waitUntilReady } from './processes';
+import { ManagedProcess, freePort, httpOk, startProcess, waitUntilReady } from './processes';
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
@@ -14,7 +14,7 @@ export interface LoopbackNatsServer {
   readonly clientUrl: string;
   readonly monitorUrl: string;
   readonly gatewayPort: number;
-  readonly process: Managed;
+  readonly process: ManagedProcess;
 }
 
 export interface LoopbackSuperCluster {

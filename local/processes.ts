@@ -62,44 +62,112 @@ function kernelPickedPort(): Promise<number> {
   });
 }
 
-export interface Managed {
-  readonly name: string;
-  readonly child: ChildProcess;
-  /** Last lines the process printed (stdout and stderr), for error messages. */
-  output(): string;
-  readonly exited: Promise<number | null>;
-  stop(timeoutMs?: number): Promise<void>;
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
-export function startProcess(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Managed {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const keep = (chunk: Buffer) => {
-    lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    if (lines.length > 200) lines.splice(0, lines.length - 200);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.once('error', (err) => {
-      lines.push(String(err));
-      resolve(null);
+export interface ProcessOptions {
+  /** Added to this process's environment, or the whole environment when `inheritEnv` is false. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** @default true */
+  readonly inheritEnv?: boolean;
+  readonly cwd?: string;
+}
+
+const MAX_CAPTURED_CHARS = 200_000;
+
+/** A child process with its output kept for error messages, stopped for sure. */
+export class ManagedProcess {
+  readonly child: ChildProcess;
+  /** Resolves once the process has exited (never rejects). */
+  readonly exited: Promise<ExitInfo>;
+  private captured = '';
+  private exitInfo: ExitInfo | undefined;
+
+  constructor(readonly name: string, command: string, args: readonly string[], options: ProcessOptions = {}) {
+    const env = options.inheritEnv === false ? options.env : { ...process.env, ...options.env };
+    this.child = spawn(command, args, { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const capture = (chunk: Buffer) => {
+      this.captured += chunk.toString('utf8');
+      if (this.captured.length > MAX_CAPTURED_CHARS) this.captured = this.captured.slice(-MAX_CAPTURED_CHARS);
+    };
+    this.child.stdout!.on('data', capture);
+    this.child.stderr!.on('data', capture);
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (err) => {
+        capture(Buffer.from(`\n[spawn error] ${err.message}\n`));
+        this.exitInfo ??= { code: null, signal: null };
+        resolve(this.exitInfo);
+      });
+      this.child.once('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        resolve(this.exitInfo);
+      });
     });
-  });
-  return {
-    name,
-    child,
-    output: () => lines.join('\n'),
-    exited,
-    async stop(timeoutMs = 5000) {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      await exited;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** stdout and stderr interleaved, as far as captured (the last 200k characters). */
+  output(): string {
+    return this.captured;
+  }
+
+  /** The last `lines` lines of output, for error messages. */
+  tail(lines = 60): string {
+    return this.captured.trimEnd().split('\n').slice(-lines).join('\n');
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Exit code and signal once it has exited, otherwise undefined. */
+  get exit(): ExitInfo | undefined {
+    return this.exitInfo;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.running) this.child.kill(signal);
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after `timeoutMs`. */
+  async stop(timeoutMs = 5_000): Promise<ExitInfo> {
+    if (!this.running) return this.exited;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.kill('SIGKILL'), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
       clearTimeout(timer);
-    },
-  };
+    }
+  }
+
+  /**
+   * Resolves with `ready(signal)`; throws with the captured output when the process exits first,
+   * and aborts `signal` then so that the readiness poll stops too.
+   */
+  async waitUntil<T>(ready: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const abort = new AbortController();
+    const died = this.exited.then((info) => {
+      abort.abort();
+      throw new Error(`${this.name} exited (code ${info.code}, signal ${info.signal}) before it was ready:\n${this.tail()}`);
+    });
+    died.catch(() => undefined);
+    try {
+      return await Promise.race([ready(abort.signal), died]);
+    } finally {
+      abort.abort();
+    }
+  }
+}
+
+/** Starts `command` with `env` added to this process's environment. */
+export function startProcess(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): ManagedProcess {
+  return new ManagedProcess(name, command, args, { env });
 }
 
 /** Polls `check` until it returns true; fails with `describe()` after `timeoutMs`. */
@@ -120,19 +188,12 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
  * Waits until `check` passes for a started process; fails at once, with what the process printed,
  * if it exits first (a port taken, a bad config), instead of waiting out the timeout.
  */
-export async function waitUntilReady(managed: Managed, check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const hasExited = () => managed.child.exitCode !== null || managed.child.signalCode !== null;
-  const exitError = () =>
-    new Error(`${managed.name} exited (code ${managed.child.exitCode ?? managed.child.signalCode}) before ${what}:\n${managed.output()}`);
-  await waitFor(
-    async () => {
-      if (hasExited()) return true;
-      return check();
-    },
-    timeoutMs,
-    () => `${managed.name}: ${what} not seen:\n${managed.output()}`,
-  );
-  if (hasExited()) throw exitError();
+export async function waitUntilReady(managed: ManagedProcess, check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  await waitFor(async () => !managed.running || (await check()), timeoutMs, () => `${managed.name}: ${what} not seen:\n${managed.tail()}`);
+  if (!managed.running) {
+    const { code, signal } = await managed.exited;
+    throw new Error(`${managed.name} exited (code ${code ?? signal}) before ${what}:\n${managed.tail()}`);
+  }
 }
 
 export async function httpOk(url: string): Promise<boolean> {

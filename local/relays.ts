@@ -2,7 +2,7 @@
 // its region's distance from the user. Stop and start keep the proxy (and so the URL clients use).
 import { join } from 'node:path';
 import { DelayProxy } from './delay-proxy';
-import { Managed, freePort, httpOk, startProcess, waitUntilReady } from './processes';
+import { ManagedProcess, freePort, httpOk, startProcess, waitUntilReady } from './processes';
 
 const RELAY_MAIN = join(__dirname, '..', 'relay', 'main.ts');
 
@@ -25,7 +25,7 @@ export interface LocalRelayOptions {
 export class LocalRelay {
   readonly id: string;
   readonly region: string;
-  private process?: Managed;
+  private process?: ManagedProcess;
   private relayPort = 0;
   private proxy?: DelayProxy;
   private proxyPort = 0;

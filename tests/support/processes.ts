@@ -1,117 +1,29 @@
 // Child processes for integration tests: output captured, readiness by TCP or HTTP, stop with
 // SIGTERM then SIGKILL, and a registry so every process a test file started is killed in afterAll
 // even when the test failed.
-import { ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
+import { ManagedProcess, type ExitInfo } from '../../local/processes';
 
-export interface ExitInfo {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export { ManagedProcess, type ExitInfo };
 
 export interface SpawnOptions {
   /** Label used in error messages. */
   name?: string;
+  /** The whole environment of the child (default: this process's). */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
 
-const MAX_CAPTURED_CHARS = 200_000;
-
-export class ManagedProcess {
-  readonly child: ChildProcess;
-  readonly name: string;
-  /** Resolves once the process has exited (never rejects). */
-  readonly exited: Promise<ExitInfo>;
-  private captured = '';
-  private exitInfo: ExitInfo | undefined;
-
-  constructor(command: string, args: readonly string[], options: SpawnOptions = {}) {
-    this.name = options.name ?? command;
-    this.child = spawn(command, args, {
-      env: options.env ?? process.env,
-      cwd: options.cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const capture = (chunk: Buffer) => {
-      this.captured += chunk.toString('utf8');
-      if (this.captured.length > MAX_CAPTURED_CHARS) this.captured = this.captured.slice(-MAX_CAPTURED_CHARS);
-    };
-    this.child.stdout!.on('data', capture);
-    this.child.stderr!.on('data', capture);
-    this.exited = new Promise((resolve) => {
-      this.child.once('error', (err) => {
-        capture(Buffer.from(`\n[spawn error] ${err.message}\n`));
-        this.exitInfo ??= { code: null, signal: null };
-        resolve(this.exitInfo);
-      });
-      this.child.once('exit', (code, signal) => {
-        this.exitInfo = { code, signal };
-        resolve(this.exitInfo);
-      });
-    });
-    registry.add(this);
-    void this.exited.then(() => registry.delete(this));
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  /** stdout and stderr interleaved, as far as captured (the last 200k characters). */
-  output(): string {
-    return this.captured;
-  }
-
-  get running(): boolean {
-    return this.exitInfo === undefined;
-  }
-
-  /** Exit code and signal once it has exited, otherwise undefined. */
-  get exit(): ExitInfo | undefined {
-    return this.exitInfo;
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    if (this.running) this.child.kill(signal);
-  }
-
-  /** SIGTERM, then SIGKILL if it has not exited after `timeoutMs`. */
-  async stop(timeoutMs = 5_000): Promise<ExitInfo> {
-    if (!this.running) return this.exitInfo!;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.kill('SIGKILL'), timeoutMs);
-    try {
-      return await this.exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /**
-   * Resolves with `ready(signal)`; throws with the captured output when the process exits first,
-   * and aborts `signal` then so that the readiness poll stops too.
-   */
-  async waitUntil<T>(ready: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const abort = new AbortController();
-    const died = this.exited.then((info) => {
-      abort.abort();
-      throw new Error(`${this.name} exited (code ${info.code}, signal ${info.signal}) before it was ready:\n${this.output()}`);
-    });
-    died.catch(() => undefined);
-    try {
-      return await Promise.race([ready(abort.signal), died]);
-    } finally {
-      abort.abort();
-    }
-  }
-}
-
 const registry = new Set<ManagedProcess>();
 
+/** Starts a process that is stopped in this test file's afterAll, whatever the test did. */
 export function spawnProcess(command: string, args: readonly string[], options: SpawnOptions = {}): ManagedProcess {
-  return new ManagedProcess(command, args, options);
+  const env = options.env === undefined ? {} : { env: options.env, inheritEnv: false };
+  const p = new ManagedProcess(options.name ?? command, command, args, { ...env, cwd: options.cwd });
+  registry.add(p);
+  void p.exited.then(() => registry.delete(p));
+  return p;
 }
 
 /** Every process started by this module that is still running. */
