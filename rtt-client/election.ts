@@ -10,9 +10,11 @@
 //       one round trip) is older than the bound.
 //   So a candidate that never connects or never answers stops blocking the decision as soon as it has
 //   been silent longer than the leader's round trip, and at the latest at the election timeout.
+// Ranking: the lower RTT estimate (mean without the slowest 20 % of samples, see stats.ts), then
+// the lower median, then the lower p90, then the earlier server in the list.
 // At the timeout the best-ranked candidate with at least `minSamplesAtTimeout` samples wins.
 // A single sample never decides: both minimums must be at least 2.
-import { median, p10, p90 } from './stats';
+import { median, p10, p90, rttEstimate } from './stats';
 import type { TransportKind } from './transport';
 
 export interface CandidateEvidence {
@@ -38,7 +40,7 @@ export interface ElectionRules {
   clearMarginRatio: number;
   /** decide with what we have after this long */
   timeoutMs: number;
-  /** a transport that wins near-ties: it may only overtake a leader whose median is within `preferenceMarginMs` */
+  /** a transport that wins near-ties: it may only overtake a leader whose RTT estimate is within `preferenceMarginMs` */
   preferTransport?: TransportKind;
   preferenceMarginMs: number;
 }
@@ -71,21 +73,26 @@ export function validateRules(rules: ElectionRules): void {
   }
 }
 
-/** lower median, then lower p90, then earlier in the server list */
+/** lower RTT estimate, then lower median, then lower p90, then earlier in the server list */
 function compare(a: CandidateEvidence, b: CandidateEvidence): number {
-  return median(a.samples) - median(b.samples) || p90(a.samples) - p90(b.samples) || a.index - b.index;
+  return (
+    rttEstimate(a.samples) - rttEstimate(b.samples) ||
+    median(a.samples) - median(b.samples) ||
+    p90(a.samples) - p90(b.samples) ||
+    a.index - b.index
+  );
 }
 
 /**
  * Candidates best first. The lowest RTT wins whatever the transport; the preferred transport only
- * takes first place from a leader whose median is at most `preferenceMarginMs` lower.
+ * takes first place from a leader whose RTT estimate is at most `preferenceMarginMs` lower.
  */
 export function rank(candidates: readonly CandidateEvidence[], rules: ElectionRules): CandidateEvidence[] {
   const sorted = candidates.filter((c) => c.samples.length > 0).sort(compare);
   const pref = rules.preferTransport;
   if (pref !== undefined && sorted.length > 1 && sorted[0].transport !== pref) {
-    const leaderMedian = median(sorted[0].samples);
-    const alt = sorted.findIndex((c) => c.transport === pref && median(c.samples) - leaderMedian <= rules.preferenceMarginMs);
+    const leaderRtt = rttEstimate(sorted[0].samples);
+    const alt = sorted.findIndex((c) => c.transport === pref && rttEstimate(c.samples) - leaderRtt <= rules.preferenceMarginMs);
     if (alt > 0) sorted.unshift(...sorted.splice(alt, 1));
   }
   return sorted;

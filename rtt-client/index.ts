@@ -12,5 +12,5 @@ export {
 export { WebSocketTransport, type WebSocketConstructor, type WebSocketLike } from './websocket-transport';
 export { WebTransportTransport, type WebTransportConstructor, type WebTransportLike } from './webtransport-transport';
 export { DEFAULT_ELECTION_RULES, decide, rank, type ElectionRules, type CandidateEvidence, type Decision } from './election';
-export { SampleWindow, median, p90, quantile } from './stats';
+export { SampleWindow, median, p90, quantile, rttEstimate } from './stats';
 export { systemClock, type Clock } from './clock';

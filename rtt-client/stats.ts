@@ -16,6 +16,21 @@ export const p90 = (values: readonly number[]): number => quantile(values, 0.9);
 /** The low end of a candidate's spread, compared against a leader's p90 by the election. */
 export const p10 = (values: readonly number[]): number => quantile(values, 0.1);
 
+/** Share of the slowest samples `rttEstimate` leaves out. */
+export const SLOWEST_SHARE_DROPPED = 0.2;
+
+/**
+ * A candidate's RTT as the election ranks it: the mean of its samples without the slowest 20 %
+ * (rounded down, so fewer than 5 samples keep them all). Spikes on a path are slow outliers and
+ * drop out as they would from a median, but every other sample counts, so under jitter it tells
+ * two close servers apart with fewer samples than the median. NaN when there are none.
+ */
+export function rttEstimate(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const kept = [...values].sort((a, b) => a - b).slice(0, values.length - Math.floor(values.length * SLOWEST_SHARE_DROPPED));
+  return kept.reduce((sum, v) => sum + v, 0) / kept.length;
+}
+
 export interface WindowSummary {
   /** answered probes in the window */
   count: number;

@@ -39,7 +39,7 @@ describe('decide', () => {
       expected: { kind: 'undecided' },
     },
     {
-      name: 'at the timeout the lower median wins the jittery race',
+      name: 'at the timeout the lower RTT estimate wins the jittery race',
       candidates: [cand(0, [20, 80, 25, 75]), cand(1, [45, 46, 44, 45])],
       elapsed: 3000,
       expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
@@ -51,8 +51,29 @@ describe('decide', () => {
       expected: { kind: 'undecided' },
     },
     {
-      name: 'equal medians: the lower p90 wins',
-      candidates: [cand(0, [30, 30, 40]), cand(1, [30, 30, 31])],
+      name: 'every sample counts: the lower typical RTT wins though its median is higher',
+      // means without the slowest fifth: 30 vs 35; medians: 40 vs 35
+      candidates: [cand(0, [35, 35, 35, 35, 35]), cand(1, [20, 20, 40, 40, 60])],
+      elapsed: 3000,
+      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
+    },
+    {
+      name: 'a spike is left out: one slow sample in five does not lose the race',
+      candidates: [cand(0, [32, 32, 32, 32, 32]), cand(1, [30, 30, 30, 30, 400])],
+      elapsed: 3000,
+      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
+    },
+    {
+      name: 'equal RTT estimates: the lower median wins',
+      // both estimates 30; medians 30 vs 20
+      candidates: [cand(0, [25, 30, 35]), cand(1, [20, 20, 50])],
+      elapsed: 3000,
+      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
+    },
+    {
+      name: 'equal RTT estimates and medians: the lower p90 wins',
+      // estimates 30, medians 30; p90 38 vs 34
+      candidates: [cand(0, [20, 30, 40]), cand(1, [25, 30, 35])],
       elapsed: 3000,
       expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
     },
@@ -118,7 +139,7 @@ describe('decide', () => {
     expect(decide(candidates, { ...rules, ...extra }, elapsed)).toEqual(expected);
   });
 
-  test('rank orders by median, p90, then list order', () => {
+  test('rank orders by RTT estimate, median, p90, then list order', () => {
     const order = rank([cand(2, [30, 30, 30]), cand(0, [30, 30, 30]), cand(1, [10, 50, 60]), cand(3, [30, 30, 31])], rules).map((c) => c.index);
     expect(order).toEqual([0, 2, 3, 1]);
   });

@@ -1,4 +1,4 @@
-import { median, p90, quantile, SampleWindow } from '../../rtt-client/stats';
+import { median, p90, quantile, rttEstimate, SampleWindow } from '../../rtt-client/stats';
 
 describe('quantiles', () => {
   test.each([
@@ -25,6 +25,24 @@ describe('quantiles', () => {
     const values = [3, 1, 2];
     median(values);
     expect(values).toEqual([3, 1, 2]);
+  });
+});
+
+describe('rttEstimate', () => {
+  test.each([
+    { samples: [], expected: NaN },
+    { samples: [40], expected: 40 },
+    { samples: [10, 20, 30, 40], expected: 25 }, // fewer than 5: none dropped
+    { samples: [50, 10, 30, 20, 40], expected: 25 }, // the slowest of 5 dropped, order does not matter
+    { samples: [30, 30, 30, 30, 30, 30, 30, 30, 900, 1000], expected: 30 }, // two slowest of 10 dropped
+  ])('$samples → $expected', ({ samples, expected }) => {
+    expect(rttEstimate(samples)).toBe(expected);
+  });
+
+  test('leaves its input as it was', () => {
+    const values = [3, 1, 2, 5, 4];
+    rttEstimate(values);
+    expect(values).toEqual([3, 1, 2, 5, 4]);
   });
 });
 
