@@ -1,7 +1,7 @@
 // Encoders and decoders of the videocall messages (field numbers: ../shared/PROTOCOL.md).
 // Routing reads only packet type, session id and, for MEDIA, the inner media type.
 import { MediaType, MeetingEvent, PacketType } from './packets';
-import { CodecError, WireType, Writer, encodeVarint, expectWireType, fields, fixed64ToDouble, utf8 } from './protobuf';
+import { CodecError, FieldReader, allocBytes, WireType, Writer, encodeVarint, expectWireType, fields, fixed64ToDouble, utf8 } from './protobuf';
 
 /** What the relay needs to route one PacketWrapper, read without copying its payload. */
 export interface RoutingView {
@@ -27,22 +27,23 @@ export function readRoutingView(frame: Uint8Array): RoutingView {
   let sessionId = 0n;
   let data: Uint8Array | undefined;
   const sessionIdRanges: Array<[number, number]> = [];
-  for (const f of fields(frame)) {
+  const f = new FieldReader(frame);
+  while (f.next()) {
     switch (f.field) {
       case PW.packetType:
         expectWireType(f, WireType.VARINT, 'PacketWrapper', 'packet_type');
-        packetType = Number(BigInt.asIntN(32, f.int!));
+        packetType = f.int32();
         break;
       case PW.userId:
         expectWireType(f, WireType.LEN, 'PacketWrapper', 'user_id');
         break;
       case PW.data:
         expectWireType(f, WireType.LEN, 'PacketWrapper', 'data');
-        data = frame.subarray(f.valueStart!, f.end);
+        data = f.bytes();
         break;
       case PW.sessionId:
         expectWireType(f, WireType.VARINT, 'PacketWrapper', 'session_id');
-        sessionId = f.int!;
+        sessionId = f.int();
         sessionIdRanges.push([f.start, f.end]);
         break;
       default: // unknown fields are kept as they are
@@ -57,10 +58,11 @@ export function readRoutingView(frame: Uint8Array): RoutingView {
 function peekMediaType(data: Uint8Array): number | undefined {
   try {
     let mediaType = 0;
-    for (const f of fields(data)) {
+    const f = new FieldReader(data);
+    while (f.next()) {
       if (f.field === MP.mediaType) {
         if (f.wireType !== WireType.VARINT) return undefined;
-        mediaType = Number(BigInt.asIntN(32, f.int!));
+        mediaType = f.int32();
       }
     }
     return mediaType;
@@ -74,29 +76,27 @@ export function isRttProbe(view: RoutingView): boolean {
   return view.packetType === PacketType.MEDIA && view.mediaType === MediaType.RTT;
 }
 
+const SESSION_ID_TAG = (PW.sessionId << 3) | WireType.VARINT; // one byte
+
 /**
  * The frame with `sessionId` written into PacketWrapper.session_id: every existing session_id
  * field is dropped and one is appended, everything else is kept byte-for-byte.
  */
 export function stampSessionId(frame: Uint8Array, view: RoutingView, sessionId: bigint): Uint8Array {
-  const idField = concat([encodeVarint(BigInt((PW.sessionId << 3) | WireType.VARINT)), encodeVarint(sessionId)]);
-  const kept: Uint8Array[] = [];
-  let pos = 0;
+  const id = encodeVarint(sessionId);
+  const dropped = view.sessionIdRanges.reduce((n, [start, end]) => n + end - start, 0);
+  const out = allocBytes(frame.length - dropped + 1 + id.length);
+  let from = 0;
+  let to = 0;
   for (const [start, end] of view.sessionIdRanges) {
-    kept.push(frame.subarray(pos, start));
-    pos = end;
+    out.set(frame.subarray(from, start), to);
+    to += start - from;
+    from = end;
   }
-  kept.push(frame.subarray(pos), idField);
-  return concat(kept);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
+  out.set(frame.subarray(from), to);
+  to += frame.length - from;
+  out[to] = SESSION_ID_TAG;
+  out.set(id, to + 1);
   return out;
 }
 

@@ -5,6 +5,7 @@ import {
   encodeMeetingPacket, encodePacketWrapper, encodeRttProbe, isRttProbe, readRoutingView, readRttProbeTimestamp, stampSessionId,
 } from '../../protocol';
 import { LongCtor, MP, MTG, PW, PWNext, long } from './reference';
+import { encodeVarint } from '../../protocol/protobuf';
 
 // Deterministic generator (mulberry32), so a failure is reproducible.
 function rng(seed: number) {
@@ -217,4 +218,21 @@ test.each([
   ['11-byte varint', [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]],
 ])('%s is a CodecError', (_name, bytes) => {
   expect(() => readRoutingView(Uint8Array.from(bytes))).toThrow(CodecError);
+});
+
+test('encodeVarint writes the same bytes as the plain BigInt algorithm at every width', () => {
+  const reference = (value: bigint) => {
+    const out: number[] = [];
+    let v = BigInt.asUintN(64, value);
+    while (v > 0x7fn) {
+      out.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    out.push(Number(v));
+    return out;
+  };
+  const r = rng(9);
+  const values = [0n, 1n, 127n, 128n, 16383n, 16384n, (1n << 28n) - 1n, 1n << 28n, (1n << 32n) - 1n, 1n << 32n, (1n << 35n) + 5n, 1n << 63n, (1n << 64n) - 1n, -1n];
+  for (let i = 0; i < 500; i++) values.push(r.u64() >> BigInt(r.int(64)));
+  for (const v of values) expect([...encodeVarint(v)]).toEqual(reference(v));
 });
