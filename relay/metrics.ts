@@ -69,6 +69,16 @@ export class Metric<L extends string> {
     this.entry(labels).value = value;
   }
 
+  /** The series for these labels, resolved once: for counters bumped on every frame. */
+  labels(labels: Record<L, string>): BoundMetric {
+    const entry = this.entry(labels);
+    return {
+      inc(by = 1) {
+        entry.value += by;
+      },
+    };
+  }
+
   get(labels: Record<L, string> | undefined = undefined): number {
     return this.family.values.get(labelKey((labels ?? {}) as Labels))?.value ?? 0;
   }
@@ -83,6 +93,10 @@ export class Metric<L extends string> {
     }
     return entry;
   }
+}
+
+export interface BoundMetric {
+  inc(by?: number): void;
 }
 
 /** Why a frame was not delivered or not published. */

@@ -4,7 +4,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import { connect } from '@nats-io/transport-node';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
 import {
-  MeetingEvent, PacketType, ROOM_OR_USER_PATTERN, newSessionId, readRoutingView, subjects,
+  MeetingEvent, PacketType, ROOM_OR_USER_PATTERN, copyBytes, newSessionId, readRoutingView, subjects,
 } from '../protocol';
 import type { RelayConfig } from './config';
 import { verifyLobbyToken } from './jwt';
@@ -54,6 +54,8 @@ export class RelayServer {
   private borrowed: ArrayBuffer | undefined;
   private outbox: Array<{ subject: string; frame: Uint8Array }> = [];
   private boundPort = 0;
+  /** Series bumped for every frame, resolved once. */
+  private readonly traffic: ReturnType<typeof trafficCounters>;
 
   constructor(
     private readonly config: RelayConfig,
@@ -61,6 +63,7 @@ export class RelayServer {
     private readonly log: Logger,
     private readonly metrics: RelayMetrics,
   ) {
+    this.traffic = trafficCounters(metrics);
     this.departures = new Departures(config.leaveGraceMs);
     this.rooms = new Rooms<LocalSession>((subject, room) => this.subscribeRoom(subject, room));
     this.app = this.buildApp();
@@ -286,8 +289,8 @@ export class RelayServer {
       local.session.touch(now); // text frames are ignored, but they are inbound frames
       return;
     }
-    this.metrics.framesIn.inc({ source: 'client' });
-    this.metrics.bytesIn.inc({ source: 'client' }, message.byteLength);
+    this.traffic.framesInClient.inc();
+    this.traffic.bytesInClient.inc(message.byteLength);
     // Read in place; publishToNats copies only frames that still point into `message` (uWS
     // reclaims it when this handler returns, NATS sends later). Stamped frames are already copies.
     this.borrowed = message;
@@ -412,8 +415,8 @@ export class RelayServer {
     const room = this.rooms.get(roomName);
     if (room === undefined) return;
     const data = msg.data;
-    this.metrics.framesIn.inc({ source: 'nats' });
-    this.metrics.bytesIn.inc({ source: 'nats' }, data.byteLength);
+    this.traffic.framesInNats.inc();
+    this.traffic.bytesInNats.inc(data.byteLength);
     const sender = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
     if (sender === 'system') {
       room.noteSystemFrame(data);
@@ -460,8 +463,8 @@ export class RelayServer {
     if (receivers === 0) return;
     if (exclude !== undefined) exclude.publish(room.mediaTopic, frame, true);
     else this.app.publish(room.mediaTopic, frame, true);
-    this.metrics.framesOut.inc({ destination: 'client' }, receivers);
-    this.metrics.bytesOut.inc({ destination: 'client' }, receivers * frame.byteLength);
+    this.traffic.framesOutClient.inc(receivers);
+    this.traffic.bytesOutClient.inc(receivers * frame.byteLength);
   }
 
   /** Moves a session in or out of the media topic as its send buffer crosses the bound (with hysteresis). */
@@ -490,8 +493,8 @@ export class RelayServer {
 
   private sendToClient(ws: WebSocket<SocketData>, frame: Uint8Array): void {
     ws.send(frame, true);
-    this.metrics.framesOut.inc({ destination: 'client' });
-    this.metrics.bytesOut.inc({ destination: 'client' }, frame.byteLength);
+    this.traffic.framesOutClient.inc();
+    this.traffic.bytesOutClient.inc(frame.byteLength);
   }
 
   /**
@@ -503,7 +506,7 @@ export class RelayServer {
       this.drop('nats_disconnected');
       return;
     }
-    this.outbox.push({ subject, frame: frame.buffer === this.borrowed ? frame.slice() : frame });
+    this.outbox.push({ subject, frame: frame.buffer === this.borrowed ? copyBytes(frame) : frame });
     if (this.outbox.length === 1) setImmediate(() => this.flushOutbox());
   }
 
@@ -514,8 +517,8 @@ export class RelayServer {
     for (const { subject, frame } of batch) {
       try {
         nc!.publish(subject, frame);
-        this.metrics.framesOut.inc({ destination: 'nats' });
-        this.metrics.bytesOut.inc({ destination: 'nats' }, frame.byteLength);
+        this.traffic.framesOutNats.inc();
+        this.traffic.bytesOutNats.inc(frame.byteLength);
       } catch (err) {
         this.drop('publish_failed');
         this.log.warn('nats publish failed', { subject, error: err });
@@ -596,4 +599,17 @@ function closeReasonLabel(code: number): string {
     case 1006: return 'abnormal'; // uWS drops frames over MAX_FRAME_BYTES this way, among others
     default: return 'other';
   }
+}
+
+function trafficCounters(m: RelayMetrics) {
+  return {
+    framesInClient: m.framesIn.labels({ source: 'client' }),
+    bytesInClient: m.bytesIn.labels({ source: 'client' }),
+    framesInNats: m.framesIn.labels({ source: 'nats' }),
+    bytesInNats: m.bytesIn.labels({ source: 'nats' }),
+    framesOutClient: m.framesOut.labels({ destination: 'client' }),
+    bytesOutClient: m.bytesOut.labels({ destination: 'client' }),
+    framesOutNats: m.framesOut.labels({ destination: 'nats' }),
+    bytesOutNats: m.bytesOut.labels({ destination: 'nats' }),
+  };
 }
