@@ -83,7 +83,7 @@ export async function benchLatency(opts: LatencyOptions, maxDeliveredPerSec: num
     {
       benchmark: 'Added latency',
       configuration: `${config}, p50`,
-      ours: `+${fmt.ms(added.p50)} ms (relay path ${fmt.ms(cross.p50)} ms)`,
+      ours: `${signedMs(added.p50)} ms (relay path ${fmt.ms(cross.p50)} ms)`,
       yardstick: `direct NATS ${fmt.ms(direct.p50)} ms`,
       ratio: fmt.ratio(cross.p50 / direct.p50),
       target: '—',
@@ -92,7 +92,7 @@ export async function benchLatency(opts: LatencyOptions, maxDeliveredPerSec: num
     {
       benchmark: 'Added latency',
       configuration: `${config}, p99`,
-      ours: `+${fmt.ms(added.p99)} ms (relay path ${fmt.ms(cross.p99)} ms)`,
+      ours: `${signedMs(added.p99)} ms (relay path ${fmt.ms(cross.p99)} ms)`,
       yardstick: `direct NATS ${fmt.ms(direct.p99)} ms`,
       ratio: fmt.ratio(cross.p99 / direct.p99),
       target: `≤ ${TARGET_ADDED_P99_MS} ms`,
@@ -122,4 +122,9 @@ ${pairs.map((p, i) => [
 CPU during the relay runs: ${pairs.map((p, i) => `run ${i + 1}: ${cpuText(p.relay.cpu)}`).join('; ')}.
 `;
   return { name: 'latency', title: 'Added latency', rows, details, raw: { options: opts, maxDeliveredPerSec, maxSource, fpsPerSender: fps, added, pairs } };
+}
+
+/** "+0.40", "−0.25": an added latency can come out negative when both paths are noisy. */
+function signedMs(v: number): string {
+  return `${v < 0 ? '−' : '+'}${fmt.ms(Math.abs(v))}`;
 }
