@@ -86,7 +86,7 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
           s.process,
           async () => (await httpOk(`${s.monitorUrl}/healthz`)) && (await gatewaysConnected(s, regionNames)),
           timeout,
-          'it had a gateway to every other region',
+          'a gateway to every other region',
         ),
       ),
     );

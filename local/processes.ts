@@ -8,14 +8,14 @@ import { createServer } from 'node:net';
  * port probed there can be taken by someone's connection before our child binds it. Ports below
  * the range are only ever taken by a bind.
  */
-function ephemeralRange(): { low: number; high: number } {
+function ephemeralRangeStart(): number {
   try {
-    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-    if (Number.isInteger(low) && Number.isInteger(high)) return { low, high };
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (Number.isInteger(low)) return low;
   } catch {
     // not Linux: the IANA dynamic range
   }
-  return { low: 49152, high: 65535 };
+  return 49152;
 }
 
 const LOWEST_PICKED_PORT = 10_000;
@@ -36,7 +36,7 @@ function canListen(port: number): Promise<boolean> {
  * room below it.
  */
 export async function freePort(): Promise<number> {
-  const { low } = ephemeralRange();
+  const low = ephemeralRangeStart();
   if (low - LOWEST_PICKED_PORT >= 1000) {
     for (let attempt = 0; attempt < 200; attempt++) {
       const port = LOWEST_PICKED_PORT + Math.floor(Math.random() * (low - LOWEST_PICKED_PORT));
@@ -170,8 +170,8 @@ export function startProcess(name: string, command: string, args: readonly strin
   return new ManagedProcess(name, command, args, { env });
 }
 
-/** Polls `check` until it returns true; fails with `describe()` after `timeoutMs`. */
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, describe: () => string): Promise<void> {
+/** Polls `check` until it returns true; fails with `describe()` after `timeoutMs`, or once `signal` aborts. */
+export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, describe: () => string, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -179,6 +179,7 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
     } catch {
       // not up yet
     }
+    if (signal?.aborted) throw new Error(`gave up: ${describe()}`);
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -189,11 +190,7 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
  * if it exits first (a port taken, a bad config), instead of waiting out the timeout.
  */
 export async function waitUntilReady(managed: ManagedProcess, check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  await waitFor(async () => !managed.running || (await check()), timeoutMs, () => `${managed.name}: ${what} not seen:\n${managed.tail()}`);
-  if (!managed.running) {
-    const { code, signal } = await managed.exited;
-    throw new Error(`${managed.name} exited (code ${code ?? signal}) before ${what}:\n${managed.tail()}`);
-  }
+  await managed.waitUntil((signal) => waitFor(check, timeoutMs, () => `${managed.name}: ${what} not seen:\n${managed.tail()}`, signal));
 }
 
 export async function httpOk(url: string): Promise<boolean> {

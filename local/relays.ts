@@ -70,7 +70,7 @@ export class LocalRelay {
       REGION: this.region,
       SERVER_ID: this.id,
     });
-    await waitUntilReady(this.process, () => httpOk(`http://127.0.0.1:${this.relayPort}/readyz`), 20_000, 'it was ready');
+    await waitUntilReady(this.process, () => httpOk(`http://127.0.0.1:${this.relayPort}/readyz`), 20_000, '/readyz answering 200');
   }
 
   /** SIGTERM: the relay drains and tells its clients to fail over (close code 1001). */

@@ -29,7 +29,7 @@ describe('waitUntilReady', () => {
     const proc = startProcess('doomed', process.execPath, ['-e', 'console.error("listen EADDRINUSE"); process.exit(3)']);
     const started = Date.now();
     await expect(waitUntilReady(proc, async () => false, 20_000, 'it answered')).rejects.toThrow(
-      /doomed exited \(code 3\) before it answered:\nlisten EADDRINUSE/,
+      /doomed exited \(code 3, signal null\) before it was ready:\nlisten EADDRINUSE/,
     );
     expect(Date.now() - started).toBeLessThan(10_000);
   });

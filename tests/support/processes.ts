@@ -1,6 +1,6 @@
-// Child processes for integration tests: output captured, readiness by TCP or HTTP, stop with
-// SIGTERM then SIGKILL, and a registry so every process a test file started is killed in afterAll
-// even when the test failed.
+// What the integration tests add to local/processes.ts's ManagedProcess: a registry so every
+// process a test file started is stopped in afterAll even when the test failed, and readiness
+// waits by TCP or HTTP.
 import http from 'node:http';
 import net from 'node:net';
 import { ManagedProcess, type ExitInfo } from '../../local/processes';
