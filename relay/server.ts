@@ -2,7 +2,7 @@
 // is in session.ts; this file carries its actions out and owns sockets, topics and subscriptions.
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
-import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from './uws';
 import {
   MeetingEvent, PacketType, ROOM_OR_USER_PATTERN, copyBytes, newSessionId, readRoutingView, subjects,
 } from '../protocol';
