@@ -1,33 +1,43 @@
 # The relay image (ghcr.io/videocall-global/relay): relay/ and protocol/ bundled by esbuild into one
-# file; the only package at run time is uWebSockets.js, whose native addon cannot be bundled.
+# file; the only package at run time is a uWebSockets.js build, whose native addon cannot be bundled.
 # Build from the repository root: docker build -t ghcr.io/videocall-global/relay:0.1.0 .
 
-# Node 20 matters: the uWebSockets.js addon is chosen by Node ABI (115 = Node 20).
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 (LTS) on Debian 13: the @btc-vision/uwebsockets.js addons need glibc >= 2.38 (Debian 12 has
+# 2.36), and the addon is chosen by Node ABI (137 = Node 24). tools/image-node pins the same Node
+# version for the tests; tests/relay/image-node.test.ts checks that the two agree.
+ARG NODE_IMAGE=node:24.21.0-trixie-slim
+# Either build relay/uws.ts knows: @btc-vision/uwebsockets.js (Node 20-25, glibc >= 2.38) or
+# uWebSockets.js (the trufflesuite build: Node <= 20 only, for NODE_IMAGE=node:20-bookworm-slim).
+ARG UWS_PACKAGE=@btc-vision/uwebsockets.js
 
 FROM ${NODE_IMAGE} AS build
+ARG UWS_PACKAGE
 WORKDIR /src
 COPY package.json package-lock.json ./
-# No install scripts: the bundle needs only esbuild (its binary comes in a platform package) and
-# uWebSockets.js (addons shipped in the package); other packages' scripts would need a compiler.
+# No install scripts: the bundle needs only esbuild (its binary comes in a platform package) and the
+# uWebSockets.js builds (addons shipped in the packages); other packages' scripts would need a compiler.
+# npm ci checks every tarball against the sha512 in package-lock.json.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY protocol ./protocol
 COPY relay ./relay
-RUN npx esbuild relay/main.ts --bundle --platform=node --target=node20 \
-      --external:uWebSockets.js --outfile=/out/relay.js
-# Keep only this platform's uWS addon (the package ships every platform's) and drop its JS
-# fallback; then fail the build here, not in production, if the addon does not load.
+# Syntax target Node 20: the oldest Node either uWS build runs on.
+RUN npx esbuild relay=relay/main.ts uws-check=relay/uws-check.ts --bundle --platform=node --target=node20 \
+      --external:uWebSockets.js --external:@btc-vision/uwebsockets.js --outdir=/out
+# Keep only UWS_PACKAGE with only this platform's addon (the packages ship every platform's) and
+# without the trufflesuite JS fallback; then fail the build here, not in production, unless the
+# relay's own loader (uws-check.js) loads that addon under this image's Node.
 RUN set -eu; \
     keep="uws_linux_$(node -p process.arch)_$(node -p process.versions.modules).node"; \
-    mkdir -p /out/node_modules; \
-    cp -r node_modules/uWebSockets.js /out/node_modules/uWebSockets.js; \
-    cd /out/node_modules/uWebSockets.js; \
-    test -f "binaries/$keep"; \
-    find binaries -type f ! -name "$keep" -delete; \
-    rm -rf dist docs node_modules; \
+    src="node_modules/$UWS_PACKAGE"; \
+    dst="/out/node_modules/$UWS_PACKAGE"; \
+    test -n "$(find "$src" -name "$keep")" || { echo "$UWS_PACKAGE has no $keep: no addon for this Node" >&2; exit 1; }; \
+    mkdir -p "$(dirname "$dst")"; \
+    cp -r "$src" "$dst"; \
+    find "$dst" -name '*.node' ! -name "$keep" -delete; \
+    rm -rf "$dst/dist" "$dst/docs" "$dst/src/fallback" "$dst/node_modules"; \
     cd /out; \
-    node -e "require('./node_modules/uWebSockets.js/binaries/$keep')"; \
+    node uws-check.js; \
     node relay.js --help >/dev/null
 
 FROM ${NODE_IMAGE} AS runtime
