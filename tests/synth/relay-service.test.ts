@@ -146,7 +146,7 @@ describe('relay Service, Ingress, HPA, PDB', () => {
 
 describe('WebTransport server', () => {
   const custom = buildTopology([
-    withRegion(usEast, { webtransport: { host: 'wt.example.org', image: 'example/media-server:1.2.3', tlsSecretName: 'wt-cert' } }),
+    withRegion(usEast, { webtransport: { host: 'wt.example.org', image: 'example/media-server:1.2.3' } }),
   ]);
   const m = synth(custom, usEast.name).manifests;
   const deployment = one(m, 'Deployment', k8sNames.webtransport);
@@ -168,12 +168,12 @@ describe('WebTransport server', () => {
     const mount = c.volumeMounts.find((v: { mountPath: string }) => v.mountPath === '/etc/webtransport/tls');
     expect(mount.readOnly).toBe(true);
     const volume = deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === mount.name);
-    expect(volume.secret).toEqual({ secretName: 'wt-cert' });
+    expect(volume.secret).toEqual({ secretName: 'webtransport-tls' });
   });
 
   test('the built-in region uses the videocall media server image and the default TLS Secret', () => {
     const d = one(manifests, 'Deployment', k8sNames.webtransport);
-    expect(container(d).image).toBe('securityunion/videocall-media-server:latest');
+    expect(container(d).image).toBe('securityunion/videocall-media-server:main-2ce33a5e');
     expect(d.spec.template.spec.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'webtransport-tls' } });
   });
 
