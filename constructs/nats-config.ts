@@ -74,7 +74,8 @@ export function natsConfig(topology: Topology, region: string): Record<string, N
     },
     jetstream: {
       store_dir: natsPaths.jetstreamDir,
-      max_file_store: plan.nats.jetstreamStorageBytes,
+      // Below the volume size: the filesystem and JetStream's own index files need the rest.
+      max_file_store: plan.nats.jetstreamMaxFileStoreBytes,
       max_memory_store: 0,
     },
     gateway: {

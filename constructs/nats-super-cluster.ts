@@ -8,6 +8,15 @@ import { k8sNames, natsPorts, podLabels } from '../topology/constants';
 import { RegionPlan, Topology, regionPlan } from '../topology/topology';
 import { natsConfig, natsEnv, natsPaths, renderNatsConf } from './nats-config';
 
+/**
+ * What all three probes ask. nats-server's /healthz checks, in order: ready for connections,
+ * JetStream enabled, then a JetStream meta leader and its assets; `js-enabled-only=true` stops
+ * after "JetStream enabled" (server/monitor.go, healthz(): "Only check if JS is enabled, skip meta
+ * and asset check", in v2.9.10 and v2.10.29 alike; `js-server-only` still requires the meta leader).
+ * The NATS Helm chart uses it for liveness; we use it for startup and readiness too.
+ */
+export const NATS_HEALTHZ_PATH = '/healthz?js-enabled-only=true';
+
 export interface NatsSuperClusterProps {
   /** The whole super-cluster: this region's gateways list every region. */
   readonly topology: Topology;
@@ -45,7 +54,7 @@ export class NatsSuperCluster extends Construct {
       { name: 'gateway', containerPort: natsPorts.gateway },
       { name: 'monitor', containerPort: natsPorts.monitor },
     ];
-    const healthz = (query: string): k8s.HttpGetAction => ({ path: `/healthz${query}`, port: k8s.IntOrString.fromString('monitor') });
+    const healthz: k8s.HttpGetAction = { path: NATS_HEALTHZ_PATH, port: k8s.IntOrString.fromString('monitor') };
 
     // Kubernetes expands $(VAR) only from variables declared earlier in the list: order matters.
     const env: k8s.EnvVar[] = [
@@ -122,10 +131,11 @@ export class NatsSuperCluster extends Construct {
                   readOnlyRootFilesystem: true,
                   capabilities: { drop: ['ALL'] },
                 },
-                // As the NATS Helm chart: JetStream may need minutes to recover its streams at start.
-                startupProbe: { httpGet: healthz(''), initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },
-                readinessProbe: { httpGet: healthz('?js-server-only=true'), initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-                livenessProbe: { httpGet: healthz('?js-enabled-only=true'), initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+                // Every probe skips the meta-leader check (NATS_HEALTHZ_PATH): Ready must never wait
+                // for a JetStream quorum that can only form through this region's own gateway.
+                startupProbe: { httpGet: healthz, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },
+                readinessProbe: { httpGet: healthz, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+                livenessProbe: { httpGet: healthz, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
                 // Lame-duck mode moves clients to the other servers before this one stops.
                 lifecycle: { preStop: { exec: { command: ['nats-server', `-sl=ldm=${natsPaths.pidFile}`] } } },
               },
@@ -169,6 +179,9 @@ export class NatsSuperCluster extends Construct {
       metadata: { name: k8sNames.natsGateway, labels },
       spec: {
         type: 'NodePort',
+        // A region whose servers are all starting can only learn its JetStream meta leader through
+        // this gateway: it must forward to pods that are not Ready yet, or the region never starts.
+        publishNotReadyAddresses: true,
         selector,
         ports: [
           {
