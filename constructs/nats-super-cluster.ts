@@ -17,6 +17,9 @@ import { natsConfig, natsEnv, natsPaths, renderNatsConf } from './nats-config';
  */
 export const NATS_HEALTHZ_PATH = '/healthz?js-enabled-only=true';
 
+/** Service annotation that keeps DigitalOcean's cloud-controller-manager out of a NodePort's firewall rules. */
+export const DO_FIREWALL_MANAGED_ANNOTATION = 'kubernetes.digitalocean.com/firewall-managed';
+
 export interface NatsSuperClusterProps {
   /** The whole super-cluster: this region's gateways list every region. */
   readonly topology: Topology;
@@ -176,7 +179,16 @@ export class NatsSuperCluster extends Construct {
     });
 
     new k8s.KubeService(this, 'gateway', {
-      metadata: { name: k8sNames.natsGateway, labels },
+      metadata: {
+        name: k8sNames.natsGateway,
+        labels,
+        // DigitalOcean's cloud-controller-manager opens every NodePort to 0.0.0.0/0 and ::/0 in the
+        // cluster's worker firewall unless the Service opts out with this annotation
+        // (digitalocean-cloud-controller-manager do/firewall_controller.go, isManaged(); README
+        // "firewall-managed"). Our Terraform firewall, open to the peered VPCs only, is then the
+        // only rule for the gateway NodePort.
+        annotations: { [DO_FIREWALL_MANAGED_ANNOTATION]: 'false' },
+      },
       spec: {
         type: 'NodePort',
         // A region whose servers are all starting can only learn its JetStream meta leader through

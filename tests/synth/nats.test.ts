@@ -172,6 +172,9 @@ describe('NatsSuperCluster objects', () => {
       ports: [{ name: 'gateway', port: 7222, targetPort: 'gateway', nodePort: 30722 }],
     });
     expect(find('PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
+    // Keeps DigitalOcean's CCM from opening the gateway NodePort to the internet.
+    expect(find('Service', 'nats-gateway').metadata.annotations).toEqual({ 'kubernetes.digitalocean.com/firewall-managed': 'false' });
+    expect(find('Service', 'nats').metadata.annotations).toBeUndefined();
     for (const svc of ['nats-headless', 'nats', 'nats-gateway']) {
       expect(find('Service', svc).spec.selector).toEqual(find('StatefulSet').spec.selector.matchLabels);
     }
