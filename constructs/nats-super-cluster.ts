@@ -65,6 +65,8 @@ export class NatsSuperCluster extends Construct {
       { name: natsEnv.hostIp, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
       { name: natsEnv.serverName, value: `${plan.nats.serverNamePrefix}$(${natsEnv.podName})` },
       { name: natsEnv.gatewayAdvertise, value: `$(${natsEnv.hostIp}):${plan.nats.gatewayNodePort}` },
+      { name: natsEnv.gatewayUser, valueFrom: { secretKeyRef: { name: plan.nats.gatewayAuthSecret, key: 'user' } } },
+      { name: natsEnv.gatewayPassword, valueFrom: { secretKeyRef: { name: plan.nats.gatewayAuthSecret, key: 'password' } } },
       ...(plan.nats.clientAuthSecret
         ? [
             { name: natsEnv.user, valueFrom: { secretKeyRef: { name: plan.nats.clientAuthSecret, key: 'user' } } },

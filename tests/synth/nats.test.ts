@@ -80,10 +80,26 @@ describe('NatsSuperCluster config (nats.conf)', () => {
     const { conf, find } = synth([withRegion(usEast, { nats: { clientAuthSecret: 'nats-auth' } }), singapore]);
     expect(conf.authorization).toEqual({ user: { $var: 'NATS_USER' }, password: { $var: 'NATS_PASSWORD' } });
     const env = find('StatefulSet').spec.template.spec.containers[0].env;
-    expect(env.slice(4)).toEqual([
+    expect(env.slice(6)).toEqual([
       { name: 'NATS_USER', valueFrom: { secretKeyRef: { name: 'nats-auth', key: 'user' } } },
       { name: 'NATS_PASSWORD', valueFrom: { secretKeyRef: { name: 'nats-auth', key: 'password' } } },
     ]);
+  });
+
+  it('authorizes gateways with credentials from a Secret, through the environment only', () => {
+    const { conf, find, member } = synth();
+    expect(conf.gateway.authorization).toEqual({ user: { $var: 'GATEWAY_USER' }, password: { $var: 'GATEWAY_PASSWORD' } });
+    expect(conf.gateway.reject_unknown_cluster).toBe(true);
+    const env = find('StatefulSet').spec.template.spec.containers[0].env;
+    expect(env.slice(4, 6)).toEqual([
+      { name: 'GATEWAY_USER', valueFrom: { secretKeyRef: { name: 'nats-gateway-auth', key: 'user' } } },
+      { name: 'GATEWAY_PASSWORD', valueFrom: { secretKeyRef: { name: 'nats-gateway-auth', key: 'password' } } },
+    ]);
+    // Nothing secret in the ConfigMap: the rendered text carries the references bare.
+    expect(member.configText).toContain('"user": $GATEWAY_USER');
+    expect(member.configText).toContain('"password": $GATEWAY_PASSWORD');
+    const other = synth([withRegion(usEast, { nats: { gatewayAuthSecret: 'gw-auth' } }), singapore]).find('StatefulSet').spec.template.spec.containers[0].env;
+    expect(other[4].valueFrom.secretKeyRef.name).toBe('gw-auth');
   });
 
   it('turns on gateway TLS from a mounted Secret when configured', () => {
