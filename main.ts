@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { regions as builtInRegions } from './regions';
 import { Part, summary, synthesize } from './synth/pipeline';
 import { applyTerraformOutputs, loadTopologyFile } from './topology/file';
+import { RELAY_IMAGE_ENV } from './topology/constants';
 import { TopologyError, buildTopology } from './topology/topology';
 
 const USAGE = `Usage: npm run synth -- [options]
@@ -13,6 +14,9 @@ const USAGE = `Usage: npm run synth -- [options]
   --out DIR            output directory (default: dist)
   --tf-outputs FILE    JSON written by \`cdktf output --outputs-file\`: use the nodes' private IPs
                        as gateway endpoints instead of the static ones
+  --relay-image IMAGE  the relay image you built from this repository's Dockerfile and pushed
+                       (also VIDEOCALL_RELAY_IMAGE; a region's relay.image wins). Required for
+                       the k8s part: no public image exists, so nothing is assumed
   --only PART          terraform | k8s | files (repeatable; default: all)
   --region NAME        Kubernetes manifests for this region only (repeatable; also VIDEOCALL_REGION)
   --spaces-bucket B    keep Terraform state in DigitalOcean Spaces bucket B (default: local state)
@@ -26,6 +30,7 @@ function main(argv: string[]): number {
       topology: { type: 'string' },
       out: { type: 'string', default: 'dist' },
       'tf-outputs': { type: 'string' },
+      'relay-image': { type: 'string' },
       only: { type: 'string', multiple: true },
       region: { type: 'string', multiple: true },
       'spaces-bucket': { type: 'string' },
@@ -53,11 +58,21 @@ function main(argv: string[]): number {
     }
     specs = applyTerraformOutputs(specs, outputs);
   }
-  const topology = buildTopology(specs);
+  const topology = buildTopology(specs, { relayImage: values['relay-image'] ?? (process.env[RELAY_IMAGE_ENV] || undefined) });
 
   const k8sRegions = values.region ?? (process.env.VIDEOCALL_REGION ? process.env.VIDEOCALL_REGION.split(',') : undefined);
   for (const r of k8sRegions ?? []) {
     if (!topology.regions.some((x) => x.name === r)) throw new UsageError(`--region: no region "${r}" in the topology`);
+  }
+  if (parts === undefined || parts.includes('k8s')) {
+    const unnamed = topology.regions.filter((r) => (!k8sRegions || k8sRegions.includes(r.name)) && r.relay.image === undefined);
+    if (unnamed.length > 0) {
+      throw new UsageError(
+        `no relay image for ${unnamed.map((r) => `"${r.name}"`).join(', ')}: build this repository's Dockerfile, push it ` +
+          `to a registry your clusters can pull from, and pass --relay-image <registry>/<name>:<tag> ` +
+          `(or set ${RELAY_IMAGE_ENV}, or relay.image in the region); see README "Deploy"`,
+      );
+    }
   }
   const written = synthesize(topology, {
     outDir: values.out!,

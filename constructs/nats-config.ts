@@ -17,6 +17,9 @@ export const natsEnv = {
   gatewayAdvertise: 'GATEWAY_ADVERTISE',
   user: 'NATS_USER',
   password: 'NATS_PASSWORD',
+  /** Gateway credentials, from the region's gateway auth Secret (keys `user`, `password`). */
+  gatewayUser: 'GATEWAY_USER',
+  gatewayPassword: 'GATEWAY_PASSWORD',
 } as const;
 
 /** Paths inside the NATS container. */
@@ -74,7 +77,8 @@ export function natsConfig(topology: Topology, region: string): Record<string, N
     },
     jetstream: {
       store_dir: natsPaths.jetstreamDir,
-      max_file_store: plan.nats.jetstreamStorageBytes,
+      // Below the volume size: the filesystem and JetStream's own index files need the rest.
+      max_file_store: plan.nats.jetstreamMaxFileStoreBytes,
       max_memory_store: 0,
     },
     gateway: {
@@ -82,6 +86,13 @@ export function natsConfig(topology: Topology, region: string): Record<string, N
       port: natsPorts.gateway,
       // Peers reach this server through the NodePort on its node's private IP.
       advertise: v(natsEnv.gatewayAdvertise),
+      // Every gateway requires these credentials and, dialling a URL without user info, presents
+      // them itself (nats-server server/gateway.go: outbound CONNECT falls back to
+      // opts.Gateway.Username/Password), so one Secret with the same contents in every region
+      // authorizes the whole mesh. The values come from the environment, never this file.
+      authorization: { user: v(natsEnv.gatewayUser), password: v(natsEnv.gatewayPassword) },
+      // A server of a cluster that is not in `gateways` is refused, even with the credentials.
+      reject_unknown_cluster: true,
       ...tls,
       gateways: topology.gateways.map((g) => ({ name: g.name, urls: [...g.urls] })),
     },

@@ -8,6 +8,18 @@ import { k8sNames, natsPorts, podLabels } from '../topology/constants';
 import { RegionPlan, Topology, regionPlan } from '../topology/topology';
 import { natsConfig, natsEnv, natsPaths, renderNatsConf } from './nats-config';
 
+/**
+ * What all three probes ask. nats-server's /healthz checks, in order: ready for connections,
+ * JetStream enabled, then a JetStream meta leader and its assets; `js-enabled-only=true` stops
+ * after "JetStream enabled" (server/monitor.go, healthz(): "Only check if JS is enabled, skip meta
+ * and asset check", in v2.9.10 and v2.10.29 alike; `js-server-only` still requires the meta leader).
+ * The NATS Helm chart uses it for liveness; we use it for startup and readiness too.
+ */
+export const NATS_HEALTHZ_PATH = '/healthz?js-enabled-only=true';
+
+/** Service annotation that keeps DigitalOcean's cloud-controller-manager out of a NodePort's firewall rules. */
+export const DO_FIREWALL_MANAGED_ANNOTATION = 'kubernetes.digitalocean.com/firewall-managed';
+
 export interface NatsSuperClusterProps {
   /** The whole super-cluster: this region's gateways list every region. */
   readonly topology: Topology;
@@ -45,7 +57,7 @@ export class NatsSuperCluster extends Construct {
       { name: 'gateway', containerPort: natsPorts.gateway },
       { name: 'monitor', containerPort: natsPorts.monitor },
     ];
-    const healthz = (query: string): k8s.HttpGetAction => ({ path: `/healthz${query}`, port: k8s.IntOrString.fromString('monitor') });
+    const healthz: k8s.HttpGetAction = { path: NATS_HEALTHZ_PATH, port: k8s.IntOrString.fromString('monitor') };
 
     // Kubernetes expands $(VAR) only from variables declared earlier in the list: order matters.
     const env: k8s.EnvVar[] = [
@@ -53,6 +65,8 @@ export class NatsSuperCluster extends Construct {
       { name: natsEnv.hostIp, valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
       { name: natsEnv.serverName, value: `${plan.nats.serverNamePrefix}$(${natsEnv.podName})` },
       { name: natsEnv.gatewayAdvertise, value: `$(${natsEnv.hostIp}):${plan.nats.gatewayNodePort}` },
+      { name: natsEnv.gatewayUser, valueFrom: { secretKeyRef: { name: plan.nats.gatewayAuthSecret, key: 'user' } } },
+      { name: natsEnv.gatewayPassword, valueFrom: { secretKeyRef: { name: plan.nats.gatewayAuthSecret, key: 'password' } } },
       ...(plan.nats.clientAuthSecret
         ? [
             { name: natsEnv.user, valueFrom: { secretKeyRef: { name: plan.nats.clientAuthSecret, key: 'user' } } },
@@ -122,10 +136,11 @@ export class NatsSuperCluster extends Construct {
                   readOnlyRootFilesystem: true,
                   capabilities: { drop: ['ALL'] },
                 },
-                // As the NATS Helm chart: JetStream may need minutes to recover its streams at start.
-                startupProbe: { httpGet: healthz(''), initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },
-                readinessProbe: { httpGet: healthz('?js-server-only=true'), initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
-                livenessProbe: { httpGet: healthz('?js-enabled-only=true'), initialDelaySeconds: 10, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+                // Every probe skips the meta-leader check (NATS_HEALTHZ_PATH): Ready must never wait
+                // for a JetStream quorum that can only form through this region's own gateway.
+                startupProbe: { httpGet: healthz, initialDelaySeconds: 5, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 },
+                readinessProbe: { httpGet: healthz, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+                livenessProbe: { httpGet: healthz, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
                 // Lame-duck mode moves clients to the other servers before this one stops.
                 lifecycle: { preStop: { exec: { command: ['nats-server', `-sl=ldm=${natsPaths.pidFile}`] } } },
               },
@@ -166,9 +181,21 @@ export class NatsSuperCluster extends Construct {
     });
 
     new k8s.KubeService(this, 'gateway', {
-      metadata: { name: k8sNames.natsGateway, labels },
+      metadata: {
+        name: k8sNames.natsGateway,
+        labels,
+        // DigitalOcean's cloud-controller-manager opens every NodePort to 0.0.0.0/0 and ::/0 in the
+        // cluster's worker firewall unless the Service opts out with this annotation
+        // (digitalocean-cloud-controller-manager do/firewall_controller.go, isManaged(); README
+        // "firewall-managed"). Our Terraform firewall, open to the peered VPCs only, is then the
+        // only rule for the gateway NodePort.
+        annotations: { [DO_FIREWALL_MANAGED_ANNOTATION]: 'false' },
+      },
       spec: {
         type: 'NodePort',
+        // A region whose servers are all starting can only learn its JetStream meta leader through
+        // this gateway: it must forward to pods that are not Ready yet, or the region never starts.
+        publishNotReadyAddresses: true,
         selector,
         ports: [
           {

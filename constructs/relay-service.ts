@@ -75,6 +75,9 @@ export class RelayService extends Construct {
       throw new Error(`RelayService: region "${plan.name}": ${field} ${message} (got ${JSON.stringify(value)})`);
     };
 
+    if (plan.relay.image === undefined) {
+      fail('relay.image', undefined, 'must be named: build and push the relay image, then synth with --relay-image (no public image exists)');
+    }
     const targetCpuUtilization = props.targetCpuUtilization ?? 70;
     if (!Number.isInteger(targetCpuUtilization) || targetCpuUtilization < 1 || targetCpuUtilization > 100) {
       fail('targetCpuUtilization', targetCpuUtilization, 'must be an integer percentage from 1 to 100');
@@ -123,7 +126,7 @@ export class RelayService extends Construct {
             containers: [
               {
                 name: k8sNames.relay,
-                image: plan.relay.image,
+                image: plan.relay.image!,
                 ports: [{ name: 'http', containerPort: RELAY_PORT, protocol: 'TCP' }],
                 env: [
                   { name: 'PORT', value: String(RELAY_PORT) },

@@ -53,6 +53,9 @@ export class VideocallStack extends TerraformStack {
     const regions = new Map<string, Region>();
     for (const plan of props.topology.regions) regions.set(plan.name, new Region(this, plan.name, { plan }));
     this.regions = regions;
-    new PeeringMesh(this, 'peering', { topology: props.topology, regions });
+    const mesh = new PeeringMesh(this, 'peering', { topology: props.topology, regions });
+    for (const [name, region] of regions) {
+      region.createClusterAfter(props.topology.peerings.flatMap(([a, b], i) => (a === name || b === name ? [mesh.peerings[i]] : [])));
+    }
   }
 }

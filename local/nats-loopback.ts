@@ -1,5 +1,6 @@
 // Re-addresses a generated nats.conf for loopback: only addresses, ports and paths change, so
 // what runs here is the configuration the clusters run. Pure.
+import { randomBytes } from 'node:crypto';
 import { NatsValue, natsEnv, parseRenderedNatsConf, renderNatsConf } from '../constructs/nats-config';
 
 export interface LoopbackPorts {
@@ -28,6 +29,9 @@ export interface LoopbackConf {
 }
 
 const LOOPBACK = '127.0.0.1';
+
+/** Gateway credentials for loopback runs: one per process, shared by every server it starts. */
+const LOOPBACK_GATEWAY_AUTH = { user: 'loopback', password: `loopback-${randomBytes(18).toString('hex')}` };
 
 /**
  * The conf of `regions[regionIndex].servers[serverIndex]`: listeners on loopback ports, routes to
@@ -75,6 +79,8 @@ export function loopbackNatsConf(
     env: {
       [natsEnv.serverName]: server.serverName,
       [natsEnv.gatewayAdvertise]: `${LOOPBACK}:${server.gatewayAdvertisePort}`,
+      [natsEnv.gatewayUser]: LOOPBACK_GATEWAY_AUTH.user,
+      [natsEnv.gatewayPassword]: LOOPBACK_GATEWAY_AUTH.password,
     },
   };
 }

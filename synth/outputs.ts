@@ -26,10 +26,11 @@ export function topologyMarkdown(topology: Topology): string {
     lines.push(`  ${id(a)}_gw <-->|VPC peering| ${id(b)}_gw`);
   }
   const table = [
-    '| region | slug | VPC | NATS servers | gateway URLs | relays |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| region | slug | VPC | NATS servers | gateway URLs | relays | relay image |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...topology.regions.map(
-      (r) => `| ${r.name} | ${r.slug} | ${r.vpcCidr} | ${r.nats.serverNames.join(', ')} | ${r.nats.gatewayUrls.join(', ')} | ${r.relay.hosts.join(', ')} |`,
+      (r) =>
+        `| ${r.name} | ${r.slug} | ${r.vpcCidr} | ${r.nats.serverNames.join(', ')} | ${r.nats.gatewayUrls.join(', ')} | ${r.relay.hosts.join(', ')} | ${r.relay.image ?? '(none named)'} |`,
     ),
   ];
   const warnings = topology.warnings.length ? ['', '## Warnings', '', ...topology.warnings.map((w) => `- ${w}`)] : [];

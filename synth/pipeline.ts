@@ -82,6 +82,7 @@ export function summary(topology: Topology, written: readonly WrittenFile[], cwd
   const lines = [
     `regions: ${topology.regions.map((r) => `${r.name} (${r.slug}, ${r.vpcCidr}, ${r.nats.replicas} NATS)`).join(', ')}`,
     `peerings: ${topology.peerings.map(([a, b]) => `${a}↔${b}`).join(', ') || 'none'}`,
+    `relay image: ${topology.regions.map((r) => `${r.name} ${r.relay.image ?? '(none named)'}`).join(', ')}`,
     ...topology.warnings.map((w) => `warning: ${w}`),
     'files:',
     ...written.map((f) => `  ${relative(cwd, f.path)}  (${f.count} ${f.unit})`),

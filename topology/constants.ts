@@ -22,9 +22,11 @@ export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 export const SESSION_ID_STAMP_BYTES = 11;
 export const NATS_MAX_PAYLOAD = MAX_FRAME_BYTES + SESSION_ID_STAMP_BYTES;
 
-/** DOKS defaults when a region does not set its own pod and service ranges. */
-export const DEFAULT_POD_CIDR = '10.244.0.0/16';
-export const DEFAULT_SERVICE_CIDR = '10.245.0.0/16';
+/**
+ * JetStream's `max_file_store` is this fraction of the volume: the filesystem, JetStream's own
+ * index and snapshot files and a stream being compacted need room beyond the stored messages.
+ */
+export const JETSTREAM_VOLUME_HEADROOM = 0.2;
 
 /** Names of what every region's cluster runs; one cluster per region, so they repeat across regions. */
 export const k8sNames = {
@@ -36,10 +38,10 @@ export const k8sNames = {
   webtransport: 'webtransport',
 } as const;
 
-/** The relay image built by this repository's Dockerfile. */
-export const DEFAULT_RELAY_IMAGE = 'ghcr.io/videocall-global/relay:0.1.0';
-/** The existing videocall media server image, which runs the WebTransport server. */
-export const DEFAULT_WEBTRANSPORT_IMAGE = 'securityunion/videocall-media-server:latest';
+/** Environment variable naming the relay image when neither the region nor `--relay-image` does. */
+export const RELAY_IMAGE_ENV = 'VIDEOCALL_RELAY_IMAGE';
+/** NATS server image, as the NATS Helm chart pins it. */
+export const DEFAULT_NATS_IMAGE = 'nats:2.10.29-alpine';
 
 /** The relay's container port: its own default, so image and manifests agree. */
 export { DEFAULT_PORT as RELAY_PORT } from '../relay/config';
@@ -48,6 +50,13 @@ export { DEFAULT_PORT as RELAY_PORT } from '../relay/config';
 export const DIGITALOCEAN_REGIONS = [
   'nyc1', 'nyc3', 'sfo2', 'sfo3', 'ams3', 'sgp1', 'lon1', 'fra1', 'tor1', 'blr1', 'syd1', 'atl1',
 ] as const;
+
+/**
+ * Datacenters without cross-datacenter VPC peering: DigitalOcean's VPC limits page
+ * (docs.digitalocean.com/products/networking/vpc/details/limits/) lists BLR1 as the datacenter where
+ * VPC peering across datacenters is unavailable. A region here can only be a topology of its own.
+ */
+export const NO_CROSS_DATACENTER_PEERING: readonly string[] = ['blr1'];
 
 /** Pod labels that selectors (Services, PDBs, NetworkPolicies) match on. */
 export const podLabels = {
@@ -58,3 +67,16 @@ export const podLabels = {
 
 /** Where a region's relays reach its NATS cluster: the client Service in the same namespace. */
 export const NATS_CLIENT_URL = `nats://${k8sNames.nats}.${k8sNames.namespace}.svc:${natsPorts.client}`;
+
+/** Requests and limits of one container, as Kubernetes quantities. */
+export interface ContainerResources {
+  readonly cpuRequest: string;
+  readonly memoryRequest: string;
+  readonly memoryLimit: string;
+}
+
+/** Each NATS server (the NATS Helm chart sets none; these hold a small JetStream deployment). */
+export const NATS_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryRequest: '512Mi', memoryLimit: '1Gi' };
+
+/** Each WebTransport server pod. */
+export const WEBTRANSPORT_RESOURCES: ContainerResources = { cpuRequest: '250m', memoryRequest: '256Mi', memoryLimit: '1Gi' };

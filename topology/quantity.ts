@@ -1,4 +1,4 @@
-// Kubernetes storage quantities ("5Gi", "500M") as bytes; pure.
+// Kubernetes quantities ("5Gi", "500M", "250m") as numbers; pure.
 
 const SUFFIX: Record<string, number> = {
   '': 1,
@@ -14,4 +14,12 @@ export function parseStorageQuantity(text: string): number | undefined {
   if (unit === undefined) return undefined;
   const bytes = Math.floor(Number(m[1]) * unit);
   return bytes > 0 ? bytes : undefined;
+}
+
+/** Millicores of a CPU quantity (`250m`, `1`, `0.5`), or undefined. */
+export function parseCpuQuantity(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(m?)$/.exec(text);
+  if (!m) return undefined;
+  const millis = m[2] === 'm' ? Number(m[1]) : Number(m[1]) * 1000;
+  return millis > 0 ? Math.round(millis) : undefined;
 }

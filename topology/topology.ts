@@ -1,71 +1,36 @@
-// regions → topology: validated once, derived once. Pure: no I/O, no constructs.
+// regions → topology: defaults applied once (resolve), the resolved plan validated once, then
+// derived. Pure: no I/O, no constructs.
 import { ROOM_OR_USER_PATTERN } from '../protocol/packets';
+import { capacityProblems } from './capacity';
 import { Cidr, cidrContains, cidrsOverlap, parseCidr, parseIpv4 } from './cidr';
-import {
-  DEFAULT_GATEWAY_NODE_PORT, DEFAULT_POD_CIDR, DEFAULT_RELAY_IMAGE, DEFAULT_SERVICE_CIDR, DEFAULT_WEBTRANSPORT_IMAGE,
-  DIGITALOCEAN_REGIONS, NODE_PORT_RANGE, k8sNames,
-} from './constants';
+import { DIGITALOCEAN_REGIONS, JETSTREAM_VOLUME_HEADROOM, NODE_PORT_RANGE, NO_CROSS_DATACENTER_PEERING, k8sNames } from './constants';
 import { parseStorageQuantity } from './quantity';
-import { DEFAULT_KUBERNETES_VERSION, RegionSpec } from './spec';
+import { ResolveOptions, ResolvedRegion, resolve } from './resolve';
+import { ServerEntry, Transport } from './server-entry';
+import { RegionSpec } from './spec';
 
-export type Transport = 'websocket' | 'webtransport';
-
-/** One entry of dist/servers.json. */
-export interface ServerEntry {
-  readonly region: string;
-  readonly transport: Transport;
-  readonly url: string;
-}
+export type { ServerEntry, Transport };
 
 export interface GatewayPlan {
   readonly name: string;
   readonly urls: readonly string[];
 }
 
-export interface RegionPlan {
-  readonly name: string;
-  readonly slug: string;
-  readonly vpcCidr: string;
-  readonly podCidr: string;
-  readonly serviceCidr: string;
-  readonly kubernetesVersion: string;
-  readonly nodePool: {
-    readonly size: string;
-    readonly count: number;
-    readonly autoScale?: { readonly minNodes: number; readonly maxNodes: number };
-  };
+/** A region with every default applied and everything derived from the whole topology. */
+export interface RegionPlan extends ResolvedRegion {
   /** Pins this region's pods to its own nodes. */
   readonly nodeSelector: Readonly<Record<string, string>>;
   /** VPC ranges of every other region: the only sources allowed to reach the gateway NodePort. */
   readonly peerVpcCidrs: readonly string[];
-  readonly nats: {
-    readonly replicas: number;
-    readonly jetstreamStorage: string;
+  readonly nats: ResolvedRegion['nats'] & {
     readonly jetstreamStorageBytes: number;
-    readonly gatewayNodePort: number;
-    readonly gatewayEndpoints: readonly string[];
+    /** JetStream's max_file_store: the volume less JETSTREAM_VOLUME_HEADROOM. */
+    readonly jetstreamMaxFileStoreBytes: number;
     /** `nats://<endpoint>` for each endpoint: what the other regions dial. */
     readonly gatewayUrls: readonly string[];
     /** Server names are `<serverNamePrefix><pod name>`, unique across the super-cluster. */
     readonly serverNamePrefix: string;
     readonly serverNames: readonly string[];
-    readonly image: string;
-    readonly storageClassName: string;
-    readonly clientAuthSecret?: string;
-    readonly gatewayTlsSecret?: string;
-  };
-  readonly relay: {
-    readonly hosts: readonly string[];
-    readonly minReplicas: number;
-    readonly maxReplicas: number;
-    readonly image: string;
-    readonly jwtSecretName: string;
-    readonly clusterIssuer: string;
-  };
-  readonly webtransport?: {
-    readonly host: string;
-    readonly image: string;
-    readonly tlsSecretName: string;
   };
 }
 
@@ -111,21 +76,36 @@ const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](
 const ENDPOINT = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;
 /** DigitalOcean accepts VPC ranges from /16 to /28. */
 const VPC_PREFIX = { min: 16, max: 28 } as const;
+const KUBERNETES_VERSION_PREFIX = /^\d+\.\d+\.$/;
+/** `[registry[:port]/]path[:tag][@sha256:digest]`, lowercase path. */
+const IMAGE = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+/** An image reference that names a tag or a digest. */
+const PINNED_IMAGE = /(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$/;
 
-/** Validates every region (all problems at once, before anything is built) and derives the plan. */
-export function buildTopology(specs: readonly RegionSpec[]): Topology {
+/**
+ * Applies every default once (resolve), validates the resolved plan (all problems at once, before
+ * anything is built) and derives the topology from it.
+ */
+export function buildTopology(specs: readonly RegionSpec[], options: ResolveOptions = {}): Topology {
+  const resolved = resolve(specs, options);
+  const problems = validate(resolved);
+  if (problems.length > 0) throw new TopologyError(problems);
+  return derive(resolved);
+}
+
+function validate(regions: readonly ResolvedRegion[]): TopologyProblem[] {
   const problems: TopologyProblem[] = [];
   const problem = (region: string, field: string, value: unknown, message: string) =>
     problems.push({ region, field, value, message });
 
-  if (specs.length === 0) problem('*', 'regions', [], 'must list at least one region');
+  if (regions.length === 0) problem('*', 'regions', [], 'must list at least one region');
 
   const seenNames = new Map<string, number>();
   const seenSlugs = new Map<string, string>();
   const vpcs: Array<{ region: string; cidr: Cidr }> = [];
   const clusterRanges: Array<{ region: string; field: string; cidr: Cidr }> = [];
 
-  for (const spec of specs) {
+  for (const spec of regions) {
     const r = spec.name;
     if (typeof r !== 'string' || !DNS_LABEL.test(r)) {
       problem(String(r), 'name', r, 'must be a lowercase DNS label of at most 20 characters (a-z, 0-9, -)');
@@ -140,6 +120,13 @@ export function buildTopology(specs: readonly RegionSpec[]): Topology {
     } else {
       seenSlugs.set(spec.slug, r);
     }
+    if (regions.length > 1 && NO_CROSS_DATACENTER_PEERING.includes(spec.slug)) {
+      problem(r, 'slug', spec.slug, 'has no cross-datacenter VPC peering, so its gateways cannot reach the other regions; deploy it as a topology of its own');
+    }
+
+    if (typeof spec.kubernetesVersionPrefix !== 'string' || !KUBERNETES_VERSION_PREFIX.test(spec.kubernetesVersionPrefix)) {
+      problem(r, 'kubernetesVersion', spec.kubernetesVersionPrefix, 'must be a minor version prefix such as 1.33. (DigitalOcean picks its newest patch)');
+    }
 
     const vpc = parseCidr(spec.vpcCidr);
     if (!vpc) problem(r, 'vpcCidr', spec.vpcCidr, 'is not an IPv4 network in CIDR notation (a.b.c.d/n, no host bits)');
@@ -147,29 +134,32 @@ export function buildTopology(specs: readonly RegionSpec[]): Topology {
       problem(r, 'vpcCidr', spec.vpcCidr, `must have a prefix from /${VPC_PREFIX.min} to /${VPC_PREFIX.max}`);
     } else vpcs.push({ region: r, cidr: vpc });
 
-    for (const [field, text] of [['podCidr', spec.podCidr ?? DEFAULT_POD_CIDR], ['serviceCidr', spec.serviceCidr ?? DEFAULT_SERVICE_CIDR]] as const) {
+    for (const field of ['podCidr', 'serviceCidr'] as const) {
+      const text = spec[field];
+      if (text === undefined) continue;
       const c = parseCidr(text);
       if (!c) problem(r, field, text, 'is not an IPv4 network in CIDR notation (a.b.c.d/n, no host bits)');
       else clusterRanges.push({ region: r, field, cidr: c });
     }
 
-    const pool = spec.nodePool ?? {};
-    if (pool.count !== undefined && !isPositiveInt(pool.count)) problem(r, 'nodePool.count', pool.count, 'must be an integer ≥ 1');
-    if ((pool.minNodes === undefined) !== (pool.maxNodes === undefined)) {
-      problem(r, 'nodePool', pool, 'must set both minNodes and maxNodes to autoscale, or neither');
-    } else if (pool.minNodes !== undefined && pool.maxNodes !== undefined) {
-      if (!isPositiveInt(pool.minNodes)) problem(r, 'nodePool.minNodes', pool.minNodes, 'must be an integer ≥ 1');
-      else if (!isPositiveInt(pool.maxNodes) || pool.maxNodes < pool.minNodes) {
-        problem(r, 'nodePool.maxNodes', pool.maxNodes, `must be an integer ≥ minNodes (${pool.minNodes})`);
+    const pool = spec.nodePool;
+    if (!isPositiveInt(pool.count)) problem(r, 'nodePool.count', pool.count, 'must be an integer ≥ 1');
+    if (pool.autoScale && (pool.autoScale.minNodes === undefined || pool.autoScale.maxNodes === undefined)) {
+      problem(r, 'nodePool', pool.autoScale, 'must set both minNodes and maxNodes to autoscale, or neither');
+    } else if (pool.autoScale) {
+      const { minNodes, maxNodes } = pool.autoScale;
+      if (!isPositiveInt(minNodes)) problem(r, 'nodePool.minNodes', minNodes, 'must be an integer ≥ 1');
+      else if (!isPositiveInt(maxNodes) || maxNodes < minNodes) {
+        problem(r, 'nodePool.maxNodes', maxNodes, `must be an integer ≥ minNodes (${minNodes})`);
       }
     }
 
-    const nats = spec.nats ?? ({} as RegionSpec['nats']);
+    const nats = spec.nats;
     if (!isPositiveInt(nats.replicas)) problem(r, 'nats.replicas', nats.replicas, 'must be an integer ≥ 1');
     if (typeof nats.jetstreamStorage !== 'string' || parseStorageQuantity(nats.jetstreamStorage) === undefined) {
       problem(r, 'nats.jetstreamStorage', nats.jetstreamStorage, 'is not a storage quantity such as 5Gi or 500Mi');
     }
-    const nodePort = nats.gatewayNodePort ?? DEFAULT_GATEWAY_NODE_PORT;
+    const nodePort = nats.gatewayNodePort;
     if (!Number.isInteger(nodePort) || nodePort < NODE_PORT_RANGE.min || nodePort > NODE_PORT_RANGE.max) {
       problem(r, 'nats.gatewayNodePort', nodePort, `must be a NodePort from ${NODE_PORT_RANGE.min} to ${NODE_PORT_RANGE.max}`);
     }
@@ -189,7 +179,7 @@ export function buildTopology(specs: readonly RegionSpec[]): Topology {
       });
     }
 
-    const relay = spec.relay ?? ({} as RegionSpec['relay']);
+    const relay = spec.relay;
     if (!Array.isArray(relay.hosts) || relay.hosts.length === 0) {
       problem(r, 'relay.hosts', relay.hosts, 'must list at least one public host name');
     } else {
@@ -197,14 +187,21 @@ export function buildTopology(specs: readonly RegionSpec[]): Topology {
         if (!HOSTNAME.test(h)) problem(r, `relay.hosts[${i}]`, h, 'is not a fully qualified lowercase host name');
       });
     }
-    const minReplicas = relay.minReplicas ?? 2;
-    const maxReplicas = relay.maxReplicas ?? Math.max(10, minReplicas);
-    if (!isPositiveInt(minReplicas)) problem(r, 'relay.minReplicas', minReplicas, 'must be an integer ≥ 1');
-    else if (!isPositiveInt(maxReplicas) || maxReplicas < minReplicas) {
-      problem(r, 'relay.maxReplicas', maxReplicas, `must be an integer ≥ relay.minReplicas (${minReplicas})`);
+    if (!isPositiveInt(relay.minReplicas)) problem(r, 'relay.minReplicas', relay.minReplicas, 'must be an integer ≥ 1');
+    else if (!isPositiveInt(relay.maxReplicas) || relay.maxReplicas < relay.minReplicas) {
+      problem(r, 'relay.maxReplicas', relay.maxReplicas, `must be an integer ≥ relay.minReplicas (${relay.minReplicas})`);
     }
-    if (spec.webtransport && !HOSTNAME.test(spec.webtransport.host)) {
-      problem(r, 'webtransport.host', spec.webtransport.host, 'is not a fully qualified lowercase host name');
+    if (relay.image !== undefined && !IMAGE.test(relay.image)) {
+      problem(r, 'relay.image', relay.image, 'is not an image reference (registry/name:tag or name@sha256:…)');
+    }
+    if (spec.webtransport) {
+      if (!HOSTNAME.test(spec.webtransport.host)) {
+        problem(r, 'webtransport.host', spec.webtransport.host, 'is not a fully qualified lowercase host name');
+      }
+      if (!PINNED_IMAGE.test(spec.webtransport.image) || /:latest$/.test(spec.webtransport.image)) {
+        problem(r, 'webtransport.image', spec.webtransport.image, 'must be pinned to a tag other than latest or to a digest');
+      }
+      if (!isPositiveInt(spec.webtransport.replicas)) problem(r, 'webtransport.replicas', spec.webtransport.replicas, 'must be an integer ≥ 1');
     }
     // A region name ends up in NATS subjects (`health.diagnostics.<region>…`) too.
     if (typeof r === 'string' && !ROOM_OR_USER_PATTERN.test(r)) problem(r, 'name', r, 'must be usable as a NATS subject token');
@@ -216,79 +213,51 @@ export function buildTopology(specs: readonly RegionSpec[]): Topology {
         problem(vpcs[j].region, 'vpcCidr', vpcs[j].cidr.text, `overlaps region "${vpcs[i].region}" (${vpcs[i].cidr.text}); peered VPCs must be disjoint`);
       }
     }
-    // Gateway traffic from any VPC must not be mistaken for pod or service traffic inside any cluster.
-    for (const range of clusterRanges) {
-      if (cidrsOverlap(vpcs[i].cidr, range.cidr)) {
-        problem(vpcs[i].region, 'vpcCidr', vpcs[i].cidr.text, `overlaps the ${range.field} ${range.cidr.text} of region "${range.region}"`);
+  }
+  // A custom pod or service range makes a VPC-native cluster; DigitalOcean refuses one whose
+  // ranges overlap another VPC-native cluster's or any VPC in the account
+  // (docs.digitalocean.com/products/kubernetes/how-to/create-clusters/ "VPC-native").
+  for (let i = 0; i < clusterRanges.length; i++) {
+    const a = clusterRanges[i];
+    for (const vpc of vpcs) {
+      if (cidrsOverlap(a.cidr, vpc.cidr)) {
+        problem(a.region, a.field, a.cidr.text, `overlaps the VPC ${vpc.cidr.text} of region "${vpc.region}"`);
+      }
+    }
+    for (let j = 0; j < i; j++) {
+      const b = clusterRanges[j];
+      if (cidrsOverlap(a.cidr, b.cidr)) {
+        problem(a.region, a.field, a.cidr.text, `overlaps the ${b.field} ${b.cidr.text} of region "${b.region}"; VPC-native ranges must be distinct`);
       }
     }
   }
 
-  const gatewayTls = new Set(specs.map((s) => s.nats?.gatewayTlsSecret !== undefined));
+  const gatewayTls = new Set(regions.map((s) => s.nats.gatewayTlsSecret !== undefined));
   if (gatewayTls.size > 1) {
-    for (const s of specs.filter((x) => x.nats?.gatewayTlsSecret === undefined)) {
+    for (const s of regions.filter((x) => x.nats.gatewayTlsSecret === undefined)) {
       problem(s.name, 'nats.gatewayTlsSecret', undefined, 'must be set: gateway TLS is on in other regions, and a gateway link needs it on both ends');
     }
   }
-
-  if (problems.length > 0) throw new TopologyError(problems);
-  return derive(specs);
+  if (problems.length === 0) problems.push(...capacityProblems(regions));
+  return problems;
 }
 
-function derive(specs: readonly RegionSpec[]): Topology {
-  const regions: RegionPlan[] = specs.map((spec) => {
-    const nats = spec.nats;
-    const gatewayNodePort = nats.gatewayNodePort ?? DEFAULT_GATEWAY_NODE_PORT;
+function derive(resolved: readonly ResolvedRegion[]): Topology {
+  const regions: RegionPlan[] = resolved.map((spec) => {
     const serverNamePrefix = `${spec.name}-`;
-    const pool = spec.nodePool ?? {};
-    const minReplicas = spec.relay.minReplicas ?? 2;
+    const jetstreamStorageBytes = parseStorageQuantity(spec.nats.jetstreamStorage)!;
     return {
-      name: spec.name,
-      slug: spec.slug,
-      vpcCidr: spec.vpcCidr,
-      podCidr: spec.podCidr ?? DEFAULT_POD_CIDR,
-      serviceCidr: spec.serviceCidr ?? DEFAULT_SERVICE_CIDR,
-      kubernetesVersion: spec.kubernetesVersion ?? DEFAULT_KUBERNETES_VERSION,
-      nodePool: {
-        size: pool.size ?? 's-2vcpu-4gb',
-        count: pool.count ?? pool.minNodes ?? 1,
-        ...(pool.minNodes !== undefined && pool.maxNodes !== undefined
-          ? { autoScale: { minNodes: pool.minNodes, maxNodes: pool.maxNodes } }
-          : {}),
-      },
+      ...spec,
       nodeSelector: { 'topology.kubernetes.io/region': spec.slug },
-      peerVpcCidrs: specs.filter((o) => o.name !== spec.name).map((o) => o.vpcCidr),
+      peerVpcCidrs: resolved.filter((o) => o.name !== spec.name).map((o) => o.vpcCidr),
       nats: {
-        replicas: nats.replicas,
-        jetstreamStorage: nats.jetstreamStorage,
-        jetstreamStorageBytes: parseStorageQuantity(nats.jetstreamStorage)!,
-        gatewayNodePort,
-        gatewayEndpoints: [...nats.gatewayEndpoints],
-        gatewayUrls: nats.gatewayEndpoints.map((e) => `nats://${e}`),
+        ...spec.nats,
+        jetstreamStorageBytes,
+        jetstreamMaxFileStoreBytes: Math.floor(jetstreamStorageBytes * (1 - JETSTREAM_VOLUME_HEADROOM)),
+        gatewayUrls: spec.nats.gatewayEndpoints.map((e) => `nats://${e}`),
         serverNamePrefix,
-        serverNames: Array.from({ length: nats.replicas }, (_, i) => `${serverNamePrefix}${k8sNames.nats}-${i}`),
-        image: nats.image ?? 'nats:2.10.29-alpine',
-        storageClassName: nats.storageClassName ?? 'do-block-storage',
-        ...(nats.clientAuthSecret ? { clientAuthSecret: nats.clientAuthSecret } : {}),
-        ...(nats.gatewayTlsSecret ? { gatewayTlsSecret: nats.gatewayTlsSecret } : {}),
+        serverNames: Array.from({ length: spec.nats.replicas }, (_, i) => `${serverNamePrefix}${k8sNames.nats}-${i}`),
       },
-      relay: {
-        hosts: [...spec.relay.hosts],
-        minReplicas,
-        maxReplicas: spec.relay.maxReplicas ?? Math.max(10, minReplicas),
-        image: spec.relay.image ?? DEFAULT_RELAY_IMAGE,
-        jwtSecretName: spec.relay.jwtSecretName ?? 'relay-jwt',
-        clusterIssuer: spec.relay.clusterIssuer ?? 'letsencrypt',
-      },
-      ...(spec.webtransport
-        ? {
-            webtransport: {
-              host: spec.webtransport.host,
-              image: spec.webtransport.image ?? DEFAULT_WEBTRANSPORT_IMAGE,
-              tlsSecretName: spec.webtransport.tlsSecretName ?? 'webtransport-tls',
-            },
-          }
-        : {}),
     };
   });
 

@@ -19,8 +19,11 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+const IMAGE = 'registry.digitalocean.com/acme/videocall-relay:0.1.0';
+
 function synth(...args: string[]) {
-  return spawnSync(bin('tsx'), ['main.ts', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
+  const env = { ...process.env, CHECKPOINT_DISABLE: '1', VIDEOCALL_RELAY_IMAGE: '' };
+  return spawnSync(bin('tsx'), ['main.ts', ...args], { cwd: root, encoding: 'utf8', env });
 }
 
 describe('npm run synth -- --topology FILE --out DIR', () => {
@@ -28,11 +31,13 @@ describe('npm run synth -- --topology FILE --out DIR', () => {
     const file = join(work, 'three.yaml');
     writeFileSync(file, stringify({ regions: threeRegions }));
     const out = join(work, 'three');
-    const r = synth('--topology', file, '--out', out);
+    const r = synth('--topology', file, '--out', out, '--relay-image', IMAGE);
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('regions: us-east (nyc1, 10.100.0.0/16, 3 NATS), singapore (sgp1, 10.110.0.0/16, 2 NATS), eu-central (fra1, 10.120.0.0/16, 2 NATS)');
     expect(r.stdout).toMatch(/k8s\/eu-central\/nats\.k8s\.yaml\s+\(6 objects\)/);
+    expect(r.stdout).toContain(`relay image: us-east ${IMAGE}, singapore ${IMAGE}, eu-central ${IMAGE}`);
+    expect(readFileSync(join(out, 'k8s/eu-central/relay.k8s.yaml'), 'utf8')).toContain(`image: ${IMAGE}`);
     expect(readdirSync(join(out, 'k8s')).sort()).toEqual(['eu-central', 'singapore', 'us-east']);
     const servers = JSON.parse(readFileSync(join(out, 'servers.json'), 'utf8')).servers;
     expect(servers.map((s: { region: string }) => s.region)).toContain('eu-central');
@@ -46,7 +51,9 @@ describe('npm run synth -- --topology FILE --out DIR', () => {
     const outputs = join(work, 'outputs.json');
     writeFileSync(outputs, JSON.stringify({ 'videocall-global': { [nodeIpsOutputName('singapore')]: ['10.110.0.7', '10.110.0.8'] } }));
     const out = join(work, 'two');
-    const r = synth('--topology', file, '--tf-outputs', outputs, '--out', out, '--only', 'k8s');
+    const r = spawnSync(bin('tsx'), ['main.ts', '--topology', file, '--tf-outputs', outputs, '--out', out, '--only', 'k8s'], {
+      cwd: root, encoding: 'utf8', env: { ...process.env, VIDEOCALL_RELAY_IMAGE: IMAGE },
+    });
     expect(r.status).toBe(0);
     const nats = readFileSync(join(out, 'k8s/us-east/nats.k8s.yaml'), 'utf8');
     expect(nats).toContain('nats://10.110.0.7:30722');
@@ -65,6 +72,17 @@ describe('npm run synth -- --topology FILE --out DIR', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('region "singapore": vpcCidr overlaps region "us-east" (10.100.0.0/16); peered VPCs must be disjoint (got "10.100.0.0/16")');
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('refuses to write manifests without a relay image, naming the fix, and writes nothing', () => {
+    const out = join(work, 'no-image');
+    const r = synth('--out', out);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('synth: no relay image for "us-east", "singapore": build this repository\'s Dockerfile, push it');
+    expect(r.stderr).toContain('--relay-image <registry>/<name>:<tag>');
+    expect(existsSync(out)).toBe(false);
+    // Terraform needs no image.
+    expect(synth('--out', out, '--only', 'terraform').status).toBe(0);
   });
 
   it('reports an unreadable file and an unknown option clearly', () => {
@@ -87,7 +105,9 @@ describe('the cdktf and cdk8s CLIs', () => {
   });
 
   it('npx cdk8s synth --stdout prints one region\'s manifests for kubectl apply -f -', () => {
-    const r = spawnSync(bin('cdk8s'), ['synth', '--stdout'], { cwd: root, encoding: 'utf8', env: { ...process.env, VIDEOCALL_REGION: 'singapore' } });
+    const r = spawnSync(bin('cdk8s'), ['synth', '--stdout'], {
+      cwd: root, encoding: 'utf8', env: { ...process.env, VIDEOCALL_REGION: 'singapore', VIDEOCALL_RELAY_IMAGE: IMAGE },
+    });
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('kind: StatefulSet');
     expect(r.stdout).toContain('value: singapore-$(POD_NAME)');

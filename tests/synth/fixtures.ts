@@ -1,6 +1,7 @@
 // Regions for tests: the built-in two plus a third (Frankfurt), and a way to vary one field.
 import { regions } from '../../regions';
 import { RegionSpec } from '../../topology/spec';
+import { Topology, buildTopology } from '../../topology/topology';
 
 export const [usEast, singapore] = regions;
 
@@ -22,4 +23,12 @@ export function withRegion(spec: RegionSpec, patch: Record<string, unknown>): Re
     copy[k] = v !== null && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' ? { ...cur, ...v } : v;
   }
   return copy as unknown as RegionSpec;
+}
+
+/** The relay image every synthesis in the tests names (synth requires one; none is public). */
+export const TEST_RELAY_IMAGE = 'registry.example.com/videocall/relay:test';
+
+/** buildTopology with the test relay image, for tests that synthesize relay manifests. */
+export function testTopology(specs: readonly RegionSpec[]): Topology {
+  return buildTopology(specs, { relayImage: TEST_RELAY_IMAGE });
 }

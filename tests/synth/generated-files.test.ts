@@ -6,13 +6,12 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { synthesize, WrittenFile } from '../../synth/pipeline';
-import { buildTopology } from '../../topology/topology';
 import { regions } from '../../regions';
-import { threeRegions } from './fixtures';
+import { threeRegions, testTopology, TEST_RELAY_IMAGE } from './fixtures';
 
 function synthTo(specs = regions) {
   const outDir = mkdtempSync(join(tmpdir(), 'videocall-synth-'));
-  const written = synthesize(buildTopology(specs), { outDir });
+  const written = synthesize(testTopology(specs), { outDir });
   return { outDir, written };
 }
 
@@ -59,6 +58,10 @@ describe('npm run synth output', () => {
       expect(Object.keys(s).sort()).toEqual(['region', 'transport', 'url']);
       expect(['websocket', 'webtransport']).toContain(s.transport);
     }
+  });
+
+  it('records the relay image it used in topology.md', () => {
+    expect(readFileSync(join(outDir, 'topology.md'), 'utf8')).toContain(`| ${TEST_RELAY_IMAGE} |`);
   });
 
   it('draws regions, peerings and gateways in the Mermaid diagram', () => {

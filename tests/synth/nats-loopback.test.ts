@@ -40,6 +40,13 @@ describe('loopback re-addressing of a generated nats.conf', () => {
       { name: 'us-east', urls: ['nats://127.0.0.1:20000', 'nats://127.0.0.1:20001', 'nats://127.0.0.1:20002'] },
       { name: 'singapore', urls: ['nats://127.0.0.1:21000', 'nats://127.0.0.1:21001'] },
     ]);
-    expect(out.env).toEqual({ SERVER_NAME: 'us-east-nats-1', GATEWAY_ADVERTISE: '127.0.0.1:20001' });
+    expect(out.env).toEqual({
+      SERVER_NAME: 'us-east-nats-1',
+      GATEWAY_ADVERTISE: '127.0.0.1:20001',
+      // The generated config reads gateway credentials from the environment; loopback makes its own.
+      GATEWAY_USER: 'loopback',
+      GATEWAY_PASSWORD: expect.stringMatching(/^loopback-[0-9a-f]{36}$/),
+    });
+    expect(after.gateway.authorization).toEqual({ user: { $var: 'GATEWAY_USER' }, password: { $var: 'GATEWAY_PASSWORD' } });
   });
 });

@@ -4,6 +4,13 @@ import { natsConfig, parseRenderedNatsConf, renderNatsConf } from '../../constru
 import { MAX_FRAME_BYTES } from '../../protocol/packets';
 import { NATS_MAX_PAYLOAD, SESSION_ID_STAMP_BYTES } from '../../topology/constants';
 import { buildTopology } from '../../topology/topology';
+import { NATS_HEALTHZ_PATH } from '../../constructs/nats-super-cluster';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NATS_SERVER_BIN } from '../../local/nats-supercluster';
+import { freePort } from '../support/ports';
+import { spawnProcess, waitForHttp } from '../support/processes';
 import { regions } from '../../regions';
 import { threeRegions, usEast, singapore, withRegion } from './fixtures';
 
@@ -44,8 +51,11 @@ describe('NatsSuperCluster config (nats.conf)', () => {
   });
 
   it('sizes JetStream from the region and puts it on the PVC', () => {
-    expect(synth().conf.jetstream).toEqual({ store_dir: '/data', max_file_store: 5 * 2 ** 30, max_memory_store: 0 });
-    expect(synth(regions, 'singapore').conf.jetstream.max_file_store).toBe(3 * 2 ** 30);
+    expect(synth().conf.jetstream).toEqual({ store_dir: '/data', max_file_store: Math.floor(5 * 2 ** 30 * 0.8), max_memory_store: 0 });
+    expect(synth(regions, 'singapore').conf.jetstream.max_file_store).toBe(Math.floor(3 * 2 ** 30 * 0.8));
+    // The PVC keeps the full size: max_file_store leaves headroom on it.
+    const pvc = synth().find('StatefulSet').spec.volumeClaimTemplates[0];
+    expect(pvc.spec.resources.requests.storage).toBe('5Gi');
   });
 
   it('allows the largest relay frame plus a stamped session id as payload', () => {
@@ -70,10 +80,26 @@ describe('NatsSuperCluster config (nats.conf)', () => {
     const { conf, find } = synth([withRegion(usEast, { nats: { clientAuthSecret: 'nats-auth' } }), singapore]);
     expect(conf.authorization).toEqual({ user: { $var: 'NATS_USER' }, password: { $var: 'NATS_PASSWORD' } });
     const env = find('StatefulSet').spec.template.spec.containers[0].env;
-    expect(env.slice(4)).toEqual([
+    expect(env.slice(6)).toEqual([
       { name: 'NATS_USER', valueFrom: { secretKeyRef: { name: 'nats-auth', key: 'user' } } },
       { name: 'NATS_PASSWORD', valueFrom: { secretKeyRef: { name: 'nats-auth', key: 'password' } } },
     ]);
+  });
+
+  it('authorizes gateways with credentials from a Secret, through the environment only', () => {
+    const { conf, find, member } = synth();
+    expect(conf.gateway.authorization).toEqual({ user: { $var: 'GATEWAY_USER' }, password: { $var: 'GATEWAY_PASSWORD' } });
+    expect(conf.gateway.reject_unknown_cluster).toBe(true);
+    const env = find('StatefulSet').spec.template.spec.containers[0].env;
+    expect(env.slice(4, 6)).toEqual([
+      { name: 'GATEWAY_USER', valueFrom: { secretKeyRef: { name: 'nats-gateway-auth', key: 'user' } } },
+      { name: 'GATEWAY_PASSWORD', valueFrom: { secretKeyRef: { name: 'nats-gateway-auth', key: 'password' } } },
+    ]);
+    // Nothing secret in the ConfigMap: the rendered text carries the references bare.
+    expect(member.configText).toContain('"user": $GATEWAY_USER');
+    expect(member.configText).toContain('"password": $GATEWAY_PASSWORD');
+    const other = synth([withRegion(usEast, { nats: { gatewayAuthSecret: 'gw-auth' } }), singapore]).find('StatefulSet').spec.template.spec.containers[0].env;
+    expect(other[4].valueFrom.secretKeyRef.name).toBe('gw-auth');
   });
 
   it('turns on gateway TLS from a mounted Secret when configured', () => {
@@ -106,7 +132,7 @@ describe('NatsSuperCluster objects', () => {
     ]);
   });
 
-  it('runs the chart\'s probes, ports, lame-duck preStop and a non-root context', () => {
+  it('runs probes, ports, lame-duck preStop and a non-root context', () => {
     const sts = synth().find('StatefulSet');
     const pod = sts.spec.template.spec;
     const c = pod.containers[0];
@@ -118,9 +144,10 @@ describe('NatsSuperCluster objects', () => {
       { name: 'gateway', containerPort: 7222 },
       { name: 'monitor', containerPort: 8222 },
     ]);
-    expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'monitor' });
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz?js-server-only=true', port: 'monitor' });
-    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz?js-enabled-only=true', port: 'monitor' });
+    // No probe waits for a JetStream meta leader (see the nats-server test below).
+    for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
+      expect(probe.httpGet).toEqual({ path: '/healthz?js-enabled-only=true', port: 'monitor' });
+    }
     expect(c.lifecycle.preStop.exec.command).toEqual(['nats-server', '-sl=ldm=/var/run/nats/nats.pid']);
     expect(c.args).toEqual(['--config', '/etc/nats-config/nats.conf']);
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 });
@@ -156,9 +183,14 @@ describe('NatsSuperCluster objects', () => {
     expect(find('Service', 'nats').spec.ports).toEqual([{ name: 'nats', port: 4222, targetPort: 'nats' }]);
     expect(find('Service', 'nats-gateway').spec).toMatchObject({
       type: 'NodePort',
+      // Forwards to starting pods too: a restarting region learns its meta leader through it.
+      publishNotReadyAddresses: true,
       ports: [{ name: 'gateway', port: 7222, targetPort: 'gateway', nodePort: 30722 }],
     });
     expect(find('PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
+    // Keeps DigitalOcean's CCM from opening the gateway NodePort to the internet.
+    expect(find('Service', 'nats-gateway').metadata.annotations).toEqual({ 'kubernetes.digitalocean.com/firewall-managed': 'false' });
+    expect(find('Service', 'nats').metadata.annotations).toBeUndefined();
     for (const svc of ['nats-headless', 'nats', 'nats-gateway']) {
       expect(find('Service', svc).spec.selector).toEqual(find('StatefulSet').spec.selector.matchLabels);
     }
@@ -170,5 +202,37 @@ describe('NatsSuperCluster objects', () => {
     expect(find('Service', 'nats-gateway').spec.ports[0].nodePort).toBe(31000);
     expect(find('StatefulSet').spec.template.spec.containers[0].env[3]).toEqual({ name: 'GATEWAY_ADVERTISE', value: '$(HOST_IP):31000' });
     expect(conf.gateway.gateways[0].urls).toEqual(['nats://10.100.0.2:31000']);
+  });
+});
+
+describe('the NATS probe path against a real nats-server (Debian 2.9.10 in CI)', () => {
+  jest.setTimeout(30_000);
+
+  it('is healthy on a JetStream server that has no meta leader, where plain /healthz is not', async () => {
+    // One server of a three-server JetStream cluster whose peers never come: no meta leader, as
+    // in a region whose pods all restart while the gateways are not yet connected.
+    const dir = mkdtempSync(join(tmpdir(), 'vcg-probe-'));
+    const [client, cluster, monitor, ...deadRoutes] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    writeFileSync(join(dir, 'nats.conf'), [
+      'server_name: probe-0',
+      `listen: "127.0.0.1:${client}"`,
+      `http: "127.0.0.1:${monitor}"`,
+      `jetstream: { store_dir: "${join(dir, 'js')}" }`,
+      `cluster: { name: probe, listen: "127.0.0.1:${cluster}", routes: [${deadRoutes.map((p) => `"nats://127.0.0.1:${p}"`).join(', ')}] }`,
+    ].join('\n'));
+    const server = spawnProcess(NATS_SERVER_BIN, ['-c', join(dir, 'nats.conf')], { name: 'nats-server probe-0' });
+    try {
+      const base = `http://127.0.0.1:${monitor}`;
+      // Ready through the probe path alone: it must answer 200 without ever seeing a meta leader.
+      await server.waitUntil((signal) => waitForHttp(`${base}${NATS_HEALTHZ_PATH}`, { timeoutMs: 15_000, signal }));
+      const probe = await fetch(`${base}${NATS_HEALTHZ_PATH}`);
+      expect({ status: probe.status, body: await probe.json() }).toEqual({ status: 200, body: { status: 'ok' } });
+      const plain = await fetch(`${base}/healthz`);
+      expect(plain.status).toBe(503);
+      expect((await plain.json()).error).toMatch(/meta leader/);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@ import { RELAY_PUBLIC_PATH, RelayService, RelayServiceProps, webtransportPorts }
 import { regions } from '../../regions';
 import { NATS_CLIENT_URL, RELAY_PORT, k8sNames, natsPorts, podLabels } from '../../topology/constants';
 import { Topology, buildTopology } from '../../topology/topology';
-import { frankfurt, singapore, usEast, withRegion } from './fixtures';
+import { frankfurt, singapore, usEast, withRegion, testTopology, TEST_RELAY_IMAGE } from './fixtures';
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec: any };
 type Labels = Readonly<Record<string, string>>;
@@ -24,7 +24,7 @@ function one(manifests: Manifest[], kind: string, name: string): Manifest {
 const matches = (selector: Labels, labels: Labels) => Object.entries(selector).every(([k, v]) => labels[k] === v);
 const container = (d: Manifest) => d.spec.template.spec.containers[0];
 
-const topology = buildTopology(regions);
+const topology = testTopology(regions);
 const { manifests, relay } = synth(topology, usEast.name);
 const plan = topology.regions.find((r) => r.name === usEast.name)!;
 
@@ -35,7 +35,7 @@ describe('relay Deployment', () => {
 
   test('runs the plan: image, node selector, pod labels the selector matches; the HPA owns the replica count', () => {
     expect(deployment.spec.replicas).toBeUndefined();
-    expect(c.image).toBe(plan.relay.image);
+    expect(c.image).toBe(TEST_RELAY_IMAGE);
     expect(pod.spec.nodeSelector).toEqual(plan.nodeSelector);
     expect(deployment.spec.selector.matchLabels).toEqual(podLabels.relay);
     expect(matches(podLabels.relay, pod.metadata.labels)).toBe(true);
@@ -92,7 +92,7 @@ describe('relay Service, Ingress, HPA, PDB', () => {
   });
 
   test('Ingress: nginx, cert-manager issuer, WebSocket timeouts, one /lobby rule per host, TLS for every host', () => {
-    const custom = buildTopology([
+    const custom = testTopology([
       withRegion(usEast, { relay: { hosts: ['a.relay.example.org', 'b.relay.example.org'], clusterIssuer: 'letsencrypt-staging' } }),
       singapore,
     ]);
@@ -128,7 +128,7 @@ describe('relay Service, Ingress, HPA, PDB', () => {
   });
 
   test('HPA and Deployment follow a region that sets its own bounds and JWT Secret', () => {
-    const custom = buildTopology([withRegion(usEast, { relay: { minReplicas: 3, maxReplicas: 7, jwtSecretName: 'lobby-jwt' } })]);
+    const custom = testTopology([withRegion(usEast, { relay: { minReplicas: 3, maxReplicas: 7, jwtSecretName: 'lobby-jwt' } })]);
     const m = synth(custom, usEast.name, { targetCpuUtilization: 55 }).manifests;
     const hpa = one(m, 'HorizontalPodAutoscaler', k8sNames.relay);
     expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([3, 7]);
@@ -145,8 +145,8 @@ describe('relay Service, Ingress, HPA, PDB', () => {
 });
 
 describe('WebTransport server', () => {
-  const custom = buildTopology([
-    withRegion(usEast, { webtransport: { host: 'wt.example.org', image: 'example/media-server:1.2.3', tlsSecretName: 'wt-cert' } }),
+  const custom = testTopology([
+    withRegion(usEast, { webtransport: { host: 'wt.example.org', image: 'example/media-server:1.2.3' } }),
   ]);
   const m = synth(custom, usEast.name).manifests;
   const deployment = one(m, 'Deployment', k8sNames.webtransport);
@@ -168,12 +168,12 @@ describe('WebTransport server', () => {
     const mount = c.volumeMounts.find((v: { mountPath: string }) => v.mountPath === '/etc/webtransport/tls');
     expect(mount.readOnly).toBe(true);
     const volume = deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === mount.name);
-    expect(volume.secret).toEqual({ secretName: 'wt-cert' });
+    expect(volume.secret).toEqual({ secretName: 'webtransport-tls' });
   });
 
   test('the built-in region uses the videocall media server image and the default TLS Secret', () => {
     const d = one(manifests, 'Deployment', k8sNames.webtransport);
-    expect(container(d).image).toBe('securityunion/videocall-media-server:latest');
+    expect(container(d).image).toBe('securityunion/videocall-media-server:main-2ce33a5e');
     expect(d.spec.template.spec.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'webtransport-tls' } });
   });
 
@@ -212,7 +212,7 @@ describe('WebTransport server', () => {
   });
 
   test('a region without webtransport gets no WebTransport objects', () => {
-    const t = buildTopology([usEast, frankfurt]);
+    const t = testTopology([usEast, frankfurt]);
     expect(frankfurt.webtransport).toBeUndefined();
     const out = synth(t, frankfurt.name);
     const names = out.manifests.map((x) => `${x.kind}/${x.metadata.name}`);
@@ -289,6 +289,12 @@ describe('contract and errors', () => {
     const sg = one(synth(topology, singapore.name).manifests, 'Deployment', k8sNames.relay);
     expect(container(sg).env.find((e: { name: string }) => e.name === 'REGION').value).toBe('singapore');
     expect(sg.spec.template.spec.nodeSelector).toEqual({ 'topology.kubernetes.io/region': 'sgp1' });
+  });
+
+  test('no relay image named: refused, since no public image exists to default to', () => {
+    expect(() => synth(buildTopology(regions), 'us-east')).toThrow(
+      'RelayService: region "us-east": relay.image must be named: build and push the relay image, then synth with --relay-image (no public image exists) (got undefined)',
+    );
   });
 
   test('an unknown region is refused with its name and the known ones', () => {

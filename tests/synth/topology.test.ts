@@ -48,7 +48,7 @@ describe('derived topology', () => {
   it('gives each region the other regions\' VPCs as gateway sources and applies defaults', () => {
     const t = buildTopology(threeRegions);
     expect(t.regions[0].peerVpcCidrs).toEqual(['10.110.0.0/16', '10.120.0.0/16']);
-    expect(t.regions[0].nodePool).toEqual({ size: 's-2vcpu-4gb', count: 1 });
+    expect(t.regions[0].nodePool).toEqual({ size: 's-2vcpu-4gb', count: 2, autoScale: { minNodes: 2, maxNodes: 4 } });
     expect(t.regions[0].nodeSelector).toEqual({ 'topology.kubernetes.io/region': 'nyc1' });
     expect(t.regions[0].nats.jetstreamStorageBytes).toBe(5 * 2 ** 30);
     expect(t.regions[1].nats.gatewayNodePort).toBe(30722);
@@ -56,7 +56,42 @@ describe('derived topology', () => {
 
   it('keeps autoscaling bounds when both are given', () => {
     const t = buildTopology([withRegion(usEast, { nodePool: { minNodes: 2, maxNodes: 5 } })]);
-    expect(t.regions[0].nodePool).toEqual({ size: 's-2vcpu-4gb', count: 1, autoScale: { minNodes: 2, maxNodes: 5 } });
+    expect(t.regions[0].nodePool).toEqual({ size: 's-2vcpu-4gb', count: 2, autoScale: { minNodes: 2, maxNodes: 5 } });
+  });
+
+  it('autoscales a region that sets no pool, and not one that sets a fixed count', () => {
+    expect(buildTopology([frankfurt]).regions[0].nodePool).toEqual({ size: 's-2vcpu-4gb', count: 2, autoScale: { minNodes: 2, maxNodes: 4 } });
+    const fixed = withRegion(frankfurt, { nodePool: { size: 's-8vcpu-16gb', count: 2 } });
+    expect(buildTopology([fixed]).regions[0].nodePool).toEqual({ size: 's-8vcpu-16gb', count: 2 });
+  });
+
+  it('leaves pod and service ranges to DigitalOcean unless the region sets them', () => {
+    expect(buildTopology(regions).regions.map((r) => [r.podCidr, r.serviceCidr])).toEqual([[undefined, undefined], [undefined, undefined]]);
+    const t = buildTopology([withRegion(usEast, { podCidr: '172.16.0.0/16', serviceCidr: '172.17.0.0/20' }), singapore]);
+    expect(t.regions[0]).toMatchObject({ podCidr: '172.16.0.0/16', serviceCidr: '172.17.0.0/20' });
+    expect('podCidr' in t.regions[1]).toBe(false);
+  });
+
+  it('takes the DOKS minor version prefix, 1.33. by default', () => {
+    expect(buildTopology(regions).regions[0].kubernetesVersionPrefix).toBe('1.33.');
+    expect(buildTopology([withRegion(usEast, { kubernetesVersion: '1.32.' })]).regions[0].kubernetesVersionPrefix).toBe('1.32.');
+  });
+
+  it('leaves max_file_store 20 % below the JetStream volume', () => {
+    const plan = buildTopology(regions).regions[0];
+    expect(plan.nats.jetstreamStorageBytes).toBe(5 * 2 ** 30);
+    expect(plan.nats.jetstreamMaxFileStoreBytes).toBe(Math.floor(5 * 2 ** 30 * 0.8));
+  });
+
+  it('accepts blr1 as a topology of its own', () => {
+    const bangalore = withRegion(frankfurt, { name: 'india', slug: 'blr1', nats: { replicas: 1 } });
+    expect(buildTopology([bangalore]).regions[0].slug).toBe('blr1');
+  });
+
+  it('names no relay image unless the region or the synth option does; the region wins', () => {
+    expect(buildTopology(regions).regions[0].relay.image).toBeUndefined();
+    const t = buildTopology([withRegion(usEast, { relay: { image: 'registry.digitalocean.com/acme/relay:1' } }), singapore], { relayImage: 'ghcr.io/acme/relay:2' });
+    expect(t.regions.map((r) => r.relay.image)).toEqual(['registry.digitalocean.com/acme/relay:1', 'ghcr.io/acme/relay:2']);
   });
 });
 
@@ -97,10 +132,32 @@ describe('bad topologies stop with a message naming region, field and value', ()
       'region "us-east": vpcCidr must have a prefix from /16 to /28 (got "10.0.0.0/8")'],
     ['overlapping VPCs', [usEast, withRegion(singapore, { vpcCidr: '10.100.128.0/17', nats: { gatewayEndpoints: ['10.100.128.2:30722'] } })],
       'region "singapore": vpcCidr overlaps region "us-east" (10.100.0.0/16); peered VPCs must be disjoint (got "10.100.128.0/17")'],
-    ['VPC inside the pod range', [withRegion(usEast, { vpcCidr: '10.244.0.0/20', nats: { gatewayEndpoints: ['10.244.0.2:30722'] } })],
-      'region "us-east": vpcCidr overlaps the podCidr 10.244.0.0/16 of region "us-east" (got "10.244.0.0/20")'],
-    ['VPC inside another cluster\'s service range', [usEast, withRegion(singapore, { serviceCidr: '10.100.0.0/16' })],
-      'region "us-east": vpcCidr overlaps the serviceCidr 10.100.0.0/16 of region "singapore" (got "10.100.0.0/16")'],
+    ['pod range over its own VPC', [withRegion(usEast, { podCidr: '10.100.0.0/18' })],
+      'region "us-east": podCidr overlaps the VPC 10.100.0.0/16 of region "us-east" (got "10.100.0.0/18")'],
+    ['service range over another region\'s VPC', [usEast, withRegion(singapore, { serviceCidr: '10.100.0.0/16' })],
+      'region "singapore": serviceCidr overlaps the VPC 10.100.0.0/16 of region "us-east" (got "10.100.0.0/16")'],
+    ['the same pod range in two regions', [withRegion(usEast, { podCidr: '172.16.0.0/16' }), withRegion(singapore, { podCidr: '172.16.0.0/16' })],
+      'region "singapore": podCidr overlaps the podCidr 172.16.0.0/16 of region "us-east"; VPC-native ranges must be distinct (got "172.16.0.0/16")'],
+    ['service range inside its own pod range', [withRegion(usEast, { podCidr: '172.16.0.0/16', serviceCidr: '172.16.128.0/20' })],
+      'region "us-east": serviceCidr overlaps the podCidr 172.16.0.0/16 of region "us-east"; VPC-native ranges must be distinct (got "172.16.128.0/20")'],
+    ['malformed pod range', [withRegion(usEast, { podCidr: '172.16.0.0' })],
+      'region "us-east": podCidr is not an IPv4 network in CIDR notation (a.b.c.d/n, no host bits) (got "172.16.0.0")'],
+    ['blr1 with other regions', [usEast, withRegion(singapore, { slug: 'blr1' })],
+      'region "singapore": slug has no cross-datacenter VPC peering, so its gateways cannot reach the other regions; deploy it as a topology of its own (got "blr1")'],
+    ['a full Kubernetes version instead of a prefix', [withRegion(usEast, { kubernetesVersion: '1.33.1-do.0' })],
+      'region "us-east": kubernetesVersion must be a minor version prefix such as 1.33. (DigitalOcean picks its newest patch) (got "1.33.1-do.0")'],
+    ['relay image that is no image reference', [withRegion(usEast, { relay: { image: 'Relay Image' } })],
+      'region "us-east": relay.image is not an image reference (registry/name:tag or name@sha256:…) (got "Relay Image")'],
+    ['WebTransport image on latest', [withRegion(usEast, { webtransport: { host: 'wt.videocall.example', image: 'securityunion/videocall-media-server:latest' } })],
+      'region "us-east": webtransport.image must be pinned to a tag other than latest or to a digest (got "securityunion/videocall-media-server:latest")'],
+    ['WebTransport image without a tag', [withRegion(usEast, { webtransport: { host: 'wt.videocall.example', image: 'securityunion/videocall-media-server' } })],
+      'region "us-east": webtransport.image must be pinned to a tag other than latest or to a digest (got "securityunion/videocall-media-server")'],
+    ['zero WebTransport replicas', [withRegion(usEast, { webtransport: { host: 'wt.videocall.example', replicas: 0 } })],
+      'region "us-east": webtransport.replicas must be an integer ≥ 1 (got 0)'],
+    ['a node size of unknown capacity', [withRegion(usEast, { nodePool: { size: 'so-64vcpu-512gb', minNodes: 2, maxNodes: 4 } })],
+      'region "us-east": nodePool.size has no known allocatable resources (known: s-1vcpu-2gb, s-2vcpu-2gb, s-2vcpu-4gb, s-4vcpu-8gb, s-8vcpu-16gb, c-2, c-4, c-8, g-2vcpu-8gb, g-4vcpu-16gb, g-8vcpu-32gb) (got "so-64vcpu-512gb")'],
+    ['one s-2vcpu-4gb node for everything', [withRegion(usEast, { nodePool: { size: 's-2vcpu-4gb', count: 1, minNodes: undefined, maxNodes: undefined } })],
+      'region "us-east": nodePool cannot schedule the region: it requests 4250m CPU and 5.2 GiB with 10 relays (relay.maxReplicas), 3 NATS servers and the system pods, but 1 × s-2vcpu-4gb can allocate 1900m CPU and 2.5 GiB; use a larger size, more nodes (or autoscaling maxNodes) or fewer relays (got {"size":"s-2vcpu-4gb","nodes":1})'],
     ['zero replicas', [withRegion(usEast, { nats: { replicas: 0 } })],
       'region "us-east": nats.replicas must be an integer ≥ 1 (got 0)'],
     ['unparseable size', [withRegion(usEast, { nats: { jetstreamStorage: '5 gigs' } })],
@@ -117,8 +174,8 @@ describe('bad topologies stop with a message naming region, field and value', ()
       'region "us-east": nats.gatewayEndpoints must list at least one <node private IP>:<NodePort> (got [])'],
     ['no relay hosts', [withRegion(usEast, { relay: { hosts: [] } })],
       'region "us-east": relay.hosts must list at least one public host name (got [])'],
-    ['autoscaling half set', [withRegion(usEast, { nodePool: { minNodes: 2 } })],
-      'region "us-east": nodePool must set both minNodes and maxNodes to autoscale, or neither (got {"size":"s-2vcpu-4gb","count":1,"minNodes":2})'],
+    ['autoscaling half set', [withRegion(usEast, { nodePool: { minNodes: 2, maxNodes: undefined } })],
+      'region "us-east": nodePool must set both minNodes and maxNodes to autoscale, or neither (got {"minNodes":2})'],
     ['autoscaling max below min', [withRegion(usEast, { nodePool: { minNodes: 3, maxNodes: 2 } })],
       'region "us-east": nodePool.maxNodes must be an integer ≥ minNodes (3) (got 2)'],
     ['gateway TLS in one region only', [withRegion(usEast, { nats: { gatewayTlsSecret: 'gw-tls' } }), singapore],

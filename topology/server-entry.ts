@@ -1,0 +1,10 @@
+// One entry of dist/servers.json: written by synth (topology), read by the client (rtt-client).
+// Dependency-free so the browser bundle can import it.
+
+export type Transport = 'websocket' | 'webtransport';
+
+export interface ServerEntry {
+  readonly url: string;
+  readonly region: string;
+  readonly transport: Transport;
+}
