@@ -14,11 +14,12 @@ let bystander: TestClient;
 let listener: TestClient;
 
 const frame = (payload: number[]) =>
-  encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'by', data: encodeMediaPacket({ mediaType: MediaType.AUDIO, data: Uint8Array.from(payload) }) });
+  encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'bystander', data: encodeMediaPacket({ mediaType: MediaType.AUDIO, data: Uint8Array.from(payload) }) });
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  relay = await startRelay({ natsUrl: nats.url, env: { JWT_SECRET: SECRET } });
+  // With a secret the path lobby is off unless switched on; these tests use both endpoints.
+  relay = await startRelay({ natsUrl: nats.url, env: { JWT_SECRET: SECRET, ALLOW_PATH_LOBBY: 'true' } });
   bystander = await TestClient.open(`${relay.url}/lobby/bystander/shared`);
   listener = await TestClient.open(`${relay.url}/lobby/listener/shared`);
 });
