@@ -161,6 +161,7 @@ describe('tokens', () => {
     ['wrong issuer', () => makeToken({ ...claims(), iss: 'nope' }, { secret: SECRET }), 403],
     ['not allowed to join', () => makeToken({ ...claims(), room_join: false }, { secret: SECRET }), 403],
     ['bad room', () => makeToken({ ...claims(), room: 'a b' }, { secret: SECRET }), 400],
+    ['not valid yet (nbf)', () => makeToken({ ...claims(), nbf: now() + 3_600 }, { secret: SECRET }), 401],
   ])('%s → %i', async (_name, token, status) => {
     await expect(open(typeof token === 'function' ? token() : token)).rejects.toEqual(new UpgradeRefused(status));
   });
@@ -189,6 +190,15 @@ describe('switched off', () => {
   test('without JWT_SECRET /lobby?token= answers 500; ALLOW_PATH_LOBBY=false answers 410', async () => {
     await expect(TestClient.open(`${plain.url}/lobby?token=x.y.z`)).rejects.toEqual(new UpgradeRefused(500));
     await expect(TestClient.open(`${plain.url}/lobby/u/r`)).rejects.toEqual(new UpgradeRefused(410));
+  });
+
+  test('with JWT_SECRET set and ALLOW_PATH_LOBBY unset, /lobby/{user}/{room} answers 410', async () => {
+    const secured = await startRelay({ natsUrl: nats.url, env: { JWT_SECRET: SECRET } });
+    try {
+      await expect(TestClient.open(`${secured.url}/lobby/anyone/anyroom`)).rejects.toEqual(new UpgradeRefused(410));
+    } finally {
+      await secured.stop();
+    }
   });
 
   test('beyond MAX_SESSIONS upgrades answer 503', async () => {
