@@ -12,7 +12,13 @@ export interface RoutingView {
   readonly mediaType?: number;
   /** Byte ranges of every session_id field, so stamping can drop them. */
   readonly sessionIdRanges: ReadonlyArray<readonly [number, number]>;
+  /** PacketWrapper.user_id (a view into the frame; the last one wins, as in protobuf); empty when absent. */
+  readonly userId: Uint8Array;
+  /** MediaPacket.user_id when `mediaType` is set (a view; empty when absent). */
+  readonly mediaUserId?: Uint8Array;
 }
+
+const EMPTY: Uint8Array = new Uint8Array(0);
 
 const PW = { packetType: 1, userId: 2, data: 3, sessionId: 4 } as const;
 const MP = { mediaType: 1, userId: 2, data: 3, frameType: 4, timestamp: 5, duration: 6 } as const;
@@ -27,6 +33,7 @@ export function readRoutingView(frame: Uint8Array): RoutingView {
   let sessionId = 0n;
   let data: Uint8Array | undefined;
   const sessionIdRanges: Array<[number, number]> = [];
+  let userId: Uint8Array = EMPTY;
   const f = new FieldReader(frame);
   while (f.next()) {
     switch (f.field) {
@@ -36,6 +43,7 @@ export function readRoutingView(frame: Uint8Array): RoutingView {
         break;
       case PW.userId:
         expectWireType(f, WireType.LEN, 'PacketWrapper', 'user_id');
+        userId = f.bytes();
         break;
       case PW.data:
         expectWireType(f, WireType.LEN, 'PacketWrapper', 'data');
@@ -49,23 +57,26 @@ export function readRoutingView(frame: Uint8Array): RoutingView {
       default: // unknown fields are kept as they are
     }
   }
-  let mediaType: number | undefined;
-  if (packetType === PacketType.MEDIA && data !== undefined) mediaType = peekMediaType(data);
-  return { packetType, sessionId, mediaType, sessionIdRanges };
+  const media = packetType === PacketType.MEDIA && data !== undefined ? peekMedia(data) : undefined;
+  return { packetType, sessionId, mediaType: media?.mediaType, sessionIdRanges, userId, mediaUserId: media?.userId };
 }
 
-/** media_type of a MediaPacket, or undefined when `data` is not a parseable MediaPacket. */
-function peekMediaType(data: Uint8Array): number | undefined {
+/** media_type and user_id of a MediaPacket, or undefined when `data` is not a parseable MediaPacket. */
+function peekMedia(data: Uint8Array): { mediaType: number; userId: Uint8Array } | undefined {
   try {
     let mediaType = 0;
+    let userId: Uint8Array = EMPTY;
     const f = new FieldReader(data);
     while (f.next()) {
       if (f.field === MP.mediaType) {
         if (f.wireType !== WireType.VARINT) return undefined;
         mediaType = f.int32();
+      } else if (f.field === MP.userId) {
+        if (f.wireType !== WireType.LEN) return undefined;
+        userId = f.bytes();
       }
     }
-    return mediaType;
+    return { mediaType, userId };
   } catch (e) {
     if (e instanceof CodecError) return undefined;
     throw e;

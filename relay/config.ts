@@ -13,7 +13,10 @@ export interface RelayConfig {
   serverId: string;
   /** Undefined: `/lobby?token=` answers 500, as the protocol says. */
   jwtSecret: string | undefined;
+  /** ALLOW_PATH_LOBBY; unset: on without JWT_SECRET, off with it (closed by default). */
   allowPathLobby: boolean;
+  /** The container's memory limit; every buffering budget below is derived from it (memoryBudgets). */
+  memoryLimitBytes: number;
   maxFrameBytes: number;
   maxBufferedBytes: number;
   slowSocketCloseMs: number;
@@ -98,6 +101,26 @@ export const DEFAULT_PORT = 8080;
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
+/** MEMORY_LIMIT_BYTES when unset: the relay manifest's memory limit today (topology/relay-sizing.ts). */
+export const DEFAULT_MEMORY_LIMIT_BYTES = 512 * MIB;
+
+export interface MemoryBudgets {
+  /** All sockets' send buffers together; over it, sockets above their fair share get no media. */
+  socketBytes: number;
+  /** Bytes handed to NATS and not yet acknowledged by the server; over it, publishes are dropped. */
+  natsOutboundBytes: number;
+}
+
+/**
+ * Half of the memory limit buffers frames (a quarter of that for NATS outbound, the rest for
+ * sockets); the other half is Node, V8's heap and uWS's fixed cost, with room for a GC cycle.
+ */
+export function memoryBudgets(memoryLimitBytes: number): MemoryBudgets {
+  const buffering = Math.floor(memoryLimitBytes / 2);
+  const natsOutboundBytes = Math.floor(buffering / 4);
+  return { socketBytes: buffering - natsOutboundBytes, natsOutboundBytes };
+}
+
 // The order here is the order of --help.
 const SETTINGS = [
   { env: 'PORT', key: 'port', help: 'TCP port for HTTP and WebSocket (0 picks a free one).', parse: int(0, 65535), fallback: () => DEFAULT_PORT },
@@ -106,7 +129,9 @@ const SETTINGS = [
   { env: 'REGION', key: 'region', help: 'Region name, used in logs and the health diagnostics subject.', parse: subjectToken('region'), fallback: () => 'local' },
   { env: 'SERVER_ID', key: 'serverId', defaultText: 'the host name', help: 'This relay\'s id in logs and the health diagnostics subject.', parse: subjectToken('server id'), fallback: defaultServerId },
   { env: 'JWT_SECRET', key: 'jwtSecret', defaultText: 'unset', help: 'HS256 secret for /lobby?token=JWT; unset, that endpoint answers 500.', parse: (raw) => raw, fallback: () => undefined, secret: true },
-  { env: 'ALLOW_PATH_LOBBY', key: 'allowPathLobby', help: 'Serve the unauthenticated /lobby/{user}/{room} (410 when false).', parse: bool, fallback: () => true },
+  // The fallback is replaced in parseConfig by the JWT_SECRET rule; it is here for the table's shape.
+  { env: 'ALLOW_PATH_LOBBY', key: 'allowPathLobby', defaultText: 'true without JWT_SECRET, false with it', help: 'Serve the unauthenticated /lobby/{user}/{room} (410 when false).', parse: bool, fallback: () => true },
+  { env: 'MEMORY_LIMIT_BYTES', key: 'memoryLimitBytes', help: 'The container\'s memory limit (the manifest passes limits.memory); half of it is the total buffering budget: all sockets\' send buffers plus NATS outbound (a quarter of that half).', parse: int(64 * MIB, 1024 * 1024 * MIB), fallback: () => DEFAULT_MEMORY_LIMIT_BYTES },
   { env: 'MAX_FRAME_BYTES', key: 'maxFrameBytes', help: 'Largest inbound frame; a larger one ends the session.', parse: int(1 * KIB, MAX_FRAME_BYTES), fallback: () => MAX_FRAME_BYTES },
   { env: 'MAX_BUFFERED_BYTES', key: 'maxBufferedBytes', help: 'Per-socket send buffer bound; over it media frames to that socket are dropped and counted.', parse: int(16 * KIB, 1024 * MIB), fallback: () => 4 * MIB },
   { env: 'SLOW_SOCKET_CLOSE_MS', key: 'slowSocketCloseMs', help: 'A socket over the buffer bound this long is closed (1008).', parse: int(100, 600_000), fallback: () => 10_000 },
@@ -135,7 +160,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): RelayConfig {
   for (const s of SETTINGS as ReadonlyArray<Setting<keyof RelayConfig>>) {
     const raw = env[s.env];
     if (raw === undefined || raw === '') {
-      out[s.key] = s.fallback();
+      out[s.key] = s.key === 'allowPathLobby' ? out.jwtSecret === undefined : s.fallback();
       continue;
     }
     try {

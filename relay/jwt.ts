@@ -1,7 +1,7 @@
 // Verification of the `/lobby?token=` JWT (PROTOCOL.md): HS256 only, constant-time signature check,
 // issuer, expiry with leeway, required claims. Pure apart from node:crypto; the clock is a parameter.
 import crypto from 'node:crypto';
-import { ROOM_OR_USER_PATTERN, TOKEN_ALGORITHM, TOKEN_EXP_LEEWAY_S, TOKEN_ISSUER } from '../protocol';
+import { TOKEN_ALGORITHM, TOKEN_EXP_LEEWAY_S, TOKEN_ISSUER, TOKEN_NBF_LEEWAY_S, nameProblem } from '../protocol';
 
 export interface LobbyClaims {
   userId: string;
@@ -64,6 +64,9 @@ export function verifyLobbyToken(token: string | undefined, secret: string | und
   if (claims.iss !== TOKEN_ISSUER) return deny('wrong token issuer');
   if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) return deny('token claim exp missing');
   if (nowSeconds > claims.exp + TOKEN_EXP_LEEWAY_S) return { ok: false, status: 401, reason: 'token expired' };
+  // `nbf` is optional (RFC 7519 §4.1.5); when present a token is refused before it, like an expired one.
+  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || !Number.isFinite(claims.nbf))) return deny('token claim nbf must be a number');
+  if (typeof claims.nbf === 'number' && nowSeconds < claims.nbf - TOKEN_NBF_LEEWAY_S) return { ok: false, status: 401, reason: 'token not valid yet (nbf)' };
 
   const missing = (
     [
@@ -80,7 +83,9 @@ export function verifyLobbyToken(token: string | undefined, secret: string | und
 
   const observer = claims.observer === true;
   if (!(claims.room_join === true || observer)) return deny('token does not allow joining the room');
-  if (!ROOM_OR_USER_PATTERN.test(claims.room as string)) return { ok: false, status: 400, reason: `room must match ${ROOM_OR_USER_PATTERN}` };
+  // The same name rules as /lobby/{user_id}/{room}: `room` is a NATS subject token, and both are bounded.
+  const bad = nameProblem('room', claims.room as string) ?? nameProblem('user id', claims.sub as string, false);
+  if (bad !== undefined) return { ok: false, status: 400, reason: `token claim ${bad}` };
 
   return {
     ok: true,

@@ -107,7 +107,17 @@ export type DropReason =
   | 'keyframe_limit'
   | 'congestion_from_client'
   | 'health_from_client'
-  | 'publish_failed';
+  | 'publish_failed'
+  /** NATS link states (nats-link.ts): while NATS cannot take data, publishes are dropped. */
+  | 'nats_stalled'
+  | 'nats_outbound_full'
+  | 'over_nats_max_payload'
+  /** A receiver over its fair share while all sockets together are over the socket budget. */
+  | 'memory_budget'
+  /** A client's SESSION_ASSIGNED, MEETING or SYSTEM-user packet. */
+  | 'server_only_packet'
+  /** A client's MEDIA whose MediaPacket.user_id is another user's. */
+  | 'impersonation';
 
 export function relayMetrics(registry = new Registry()) {
   return {
@@ -126,6 +136,12 @@ export function relayMetrics(registry = new Registry()) {
     upgradesRejected: registry.counter<'status'>('relay_upgrades_rejected_total', 'WebSocket upgrades refused, by HTTP status.'),
     natsReconnects: registry.counter('relay_nats_reconnects_total', 'Reconnections to NATS.'),
     natsConnected: registry.gauge('relay_nats_connected', '1 while connected to NATS.'),
+    natsOutboundBytes: registry.gauge('relay_nats_outbound_bytes', 'Bytes handed to NATS that the server has not yet confirmed (bounded by the NATS outbound budget).'),
+    socketBufferedBytes: registry.gauge('relay_socket_buffered_bytes', 'All sockets\' send buffers together (bounded by the socket budget).'),
+    budgetBytes: registry.gauge<'budget'>('relay_memory_budget_bytes', 'Buffering budgets derived from MEMORY_LIMIT_BYTES, by budget (sockets, nats_outbound).'),
+    restamped: registry.counter('relay_restamped_frames_total', 'Client frames that carried another user id or session id, delivered under the sender\'s own.'),
+    leftSuppressed: registry.counter('relay_left_suppressed_total', 'PARTICIPANT_LEFT from NATS not forwarded: the user still has a live session in the room.'),
+    ghostsRemoved: registry.counter('relay_dead_relay_members_left_total', 'Members of relays whose presence stopped, announced left to local sessions.'),
     draining: registry.gauge('relay_draining', '1 once SIGTERM started the drain.'),
     rss: registry.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.'),
     heap: registry.gauge('nodejs_heap_used_bytes', 'V8 heap in use, bytes.'),

@@ -1,9 +1,6 @@
 // Rooms with local sessions: one NATS subscription per room (taken by the first local session,
-// dropped with the last), the local sessions by id, and the members this relay knows of.
-import { MeetingEvent, PacketType, decodeMeetingPacket, decodePacketWrapper, subjects, utf8 } from '../protocol';
-import type { SessionIdentity } from './session';
-
-export type Member = Omit<SessionIdentity, 'observer'>;
+// dropped with the last) and the local sessions by id. Who is a member is membership.ts's business.
+import { subjects } from '../protocol';
 
 export interface RoomSubscription {
   unsubscribe(): void;
@@ -12,8 +9,6 @@ export interface RoomSubscription {
 export class Room<L> {
   /** Local sessions by session id in decimal (the last token of their subject). */
   readonly sessions = new Map<string, L>();
-  /** Participants this relay knows: its own active sessions and those announced on the system subject. */
-  readonly members = new Map<string, Member>();
   /** uWS topic every local session is subscribed to: frames that are never dropped. */
   readonly controlTopic: string;
   /** uWS topic of the sessions whose send buffer is under the bound: media frames. */
@@ -25,32 +20,6 @@ export class Room<L> {
   ) {
     this.controlTopic = `control/${name}`;
     this.mediaTopic = `media/${name}`;
-  }
-
-  addMember(m: Member): void {
-    this.members.set(m.id.toString(10), m);
-  }
-
-  removeMember(m: Pick<Member, 'id' | 'userId'>): void {
-    if (m.id !== 0n) {
-      this.members.delete(m.id.toString(10));
-      return;
-    }
-    for (const [key, known] of this.members) if (known.userId === m.userId) this.members.delete(key);
-  }
-
-  /** Keeps `members` in step with PARTICIPANT_JOINED/LEFT seen on the system subject; ignores the rest. */
-  noteSystemFrame(frame: Uint8Array): void {
-    try {
-      const pw = decodePacketWrapper(frame);
-      if (pw.packetType !== PacketType.MEETING) return;
-      const m = decodeMeetingPacket(pw.data);
-      const member = { id: m.sessionId, userId: utf8.decode(m.targetUserId), room: this.name, displayName: utf8.decode(m.displayName) };
-      if (m.eventType === MeetingEvent.PARTICIPANT_JOINED && member.userId !== '') this.addMember(member);
-      if (m.eventType === MeetingEvent.PARTICIPANT_LEFT) this.removeMember(member);
-    } catch {
-      // Other servers' system frames are forwarded unchanged whether or not we can read them.
-    }
   }
 }
 
@@ -82,14 +51,14 @@ export class Rooms<L> {
     return room;
   }
 
-  /** Removes the session; the last one out drops the room's NATS subscription at once. */
-  leave(name: string, sessionIdText: string): void {
+  /** Removes the session; the last one out drops the room's NATS subscription at once (true then). */
+  leave(name: string, sessionIdText: string): boolean {
     const room = this.rooms.get(name);
-    if (room === undefined) return;
+    if (room === undefined) return false;
     room.sessions.delete(sessionIdText);
-    if (room.sessions.size === 0) {
-      room.subscription.unsubscribe();
-      this.rooms.delete(name);
-    }
+    if (room.sessions.size > 0) return false;
+    room.subscription.unsubscribe();
+    this.rooms.delete(name);
+    return true;
   }
 }

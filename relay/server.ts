@@ -1,17 +1,20 @@
-// The relay: uWebSockets.js sessions on one side, one NATS connection on the other. Session logic
-// is in session.ts; this file carries its actions out and owns sockets, topics and subscriptions.
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
-import { connect } from '@nats-io/transport-node';
+// The relay: uWebSockets.js sessions on one side, one NATS connection on the other. The rules live
+// in pure code beside this file: admission.ts (who may connect), session.ts (one session's frames),
+// membership.ts (who is in a room, when someone left), nats-link.ts (whether NATS can take data).
+// This file carries their answers out on sockets, topics and subscriptions, within memory budgets.
+import type { Msg } from '@nats-io/transport-node';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from './uws';
-import {
-  MeetingEvent, PacketType, ROOM_OR_USER_PATTERN, copyBytes, newSessionId, readRoutingView, subjects,
-} from '../protocol';
-import type { RelayConfig } from './config';
-import { verifyLobbyToken } from './jwt';
+import { MeetingEvent, PacketType, copyBytes, decodeMeetingPacket, decodePacketWrapper, readRoutingView, subjects, utf8 } from '../protocol';
+import { SESSION_ID_STAMP_BYTES } from '../topology/constants';
+import { Admission, STATUS_TEXT, admitPath, admitRelayState, admitToken } from './admission';
+import { memoryBudgets } from './config';
+import type { MemoryBudgets, RelayConfig } from './config';
 import type { Logger } from './log';
+import { Member, Membership, MembershipAction, PRESENCE_INTERVAL_MS, Presence } from './membership';
 import type { DropReason, RelayMetrics } from './metrics';
+import { NatsLink } from './nats-link';
 import { Room, Rooms } from './rooms';
-import { CloseCode, Departure, Departures, Session, SessionAction, SessionIdentity, participantFrame } from './session';
+import { CloseCode, Session, SessionAction, SessionIdentity, participantFrame } from './session';
 import type { Uws } from './uws';
 
 /** What the upgrade hands to `open`; `local` is set there and cleared by `close`. */
@@ -24,35 +27,34 @@ interface LocalSession {
   session: Session;
   ws: WebSocket<SocketData>;
   room: Room<LocalSession>;
-  /** A departure of the same user this session took over by rejoining within the grace period. */
-  inherited?: Departure;
   closed: boolean;
+  /** The socket's send buffer when last read, as counted in `socketBytes`. */
+  bufferedBytes: number;
+  /** Over its bound only because the total is over budget (its drops count as `memory_budget`). */
+  overBudgetOnly: boolean;
 }
 
-type Admission = { ok: true; identity: SessionIdentity } | { ok: false; status: number; reason: string };
+/** Relays of ours announce their members here (membership.ts); no videocall server uses it. */
+export const PRESENCE_SUBJECT = 'vcg.relay.presence';
 
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 410: 'Gone',
-  500: 'Internal Server Error', 503: 'Service Unavailable',
-};
-
-/** Housekeeping (pings, idle and slow sockets, buffer recovery) runs this often. */
+/** Housekeeping (pings, idle and slow sockets, buffer recovery, departures) runs this often. */
 const TICK_MS = 250;
 
 export class RelayServer {
   private app: TemplatedApp;
   private listenSocket: us_listen_socket | undefined;
-  private nc: NatsConnection | undefined;
-  private natsConnected = false;
+  private readonly link: NatsLink;
   private draining = false;
   private readonly rooms: Rooms<LocalSession>;
-  private readonly departures: Departures;
-  private departureTimer: NodeJS.Timeout | undefined;
+  private readonly membership: Membership;
+  private readonly budgets: MemoryBudgets;
+  /** Sum of every open socket's send buffer as last read (checkBuffer keeps it current). */
+  private socketBytes = 0;
   private tickTimer: NodeJS.Timeout | undefined;
+  private presenceTimer: NodeJS.Timeout | undefined;
   private openSessions = 0;
   /** The uWS message buffer of the frame being handled, valid only during its handler. */
   private borrowed: ArrayBuffer | undefined;
-  private outbox: Array<{ subject: string; frame: Uint8Array }> = [];
   private boundPort = 0;
   /** Series bumped for every frame, resolved once. */
   private readonly traffic: ReturnType<typeof trafficCounters>;
@@ -64,8 +66,21 @@ export class RelayServer {
     private readonly metrics: RelayMetrics,
   ) {
     this.traffic = trafficCounters(metrics);
-    this.departures = new Departures(config.leaveGraceMs);
-    this.rooms = new Rooms<LocalSession>((subject, room) => this.subscribeRoom(subject, room));
+    this.budgets = memoryBudgets(config.memoryLimitBytes);
+    this.link = new NatsLink(
+      { servers: config.natsUrls, name: `relay-${config.region}-${config.serverId}`, outboundBudgetBytes: this.budgets.natsOutboundBytes },
+      log, metrics,
+    );
+    this.link.onFlushed = (sent) => {
+      this.traffic.framesOutNats.inc(sent.frames);
+      this.traffic.bytesOutNats.inc(sent.bytes);
+      if (sent.failed > 0) this.metrics.drops.inc({ reason: 'publish_failed' }, sent.failed);
+    };
+    this.membership = new Membership(config.leaveGraceMs, Date.now());
+    this.rooms = new Rooms<LocalSession>((subject, room) => this.link.subscribe(subject, (err, msg) => {
+      if (err !== null) this.log.warn('nats subscription error', { room, error: err });
+      else this.onNatsMessage(room, msg);
+    }));
     this.app = this.buildApp();
     metrics.registry.onCollect(() => this.collect());
   }
@@ -75,7 +90,7 @@ export class RelayServer {
   }
 
   get ready(): boolean {
-    return this.natsConnected && !this.draining;
+    return this.link.usable && !this.draining;
   }
 
   /** Listens, then connects to NATS in the background (readiness waits for it). */
@@ -93,72 +108,12 @@ export class RelayServer {
     });
     this.tickTimer = setInterval(() => this.tick(), TICK_MS);
     this.log.info('connecting to nats', { servers: this.config.natsUrls });
-    void this.connectNats();
-    return this.boundPort;
-  }
-
-  private async connectNats(): Promise<void> {
-    try {
-      const nc: NatsConnection = await connect({
-        servers: this.config.natsUrls,
-        name: `relay-${this.config.region}-${this.config.serverId}`,
-        // Our own publishes are delivered locally through uWS topics; NATS must not send them back.
-        noEcho: true,
-        waitOnFirstConnect: true,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: 250,
-        pingInterval: 5_000,
-        maxPingOut: 2,
-      });
-      this.nc = nc;
-      this.natsConnected = true;
-      this.metrics.natsConnected.set(1);
-      this.log.info('nats connected', { server: nc.getServer() });
-      void this.watchNats(nc);
-    } catch (err) {
-      if (!this.draining) this.log.error('nats connection failed', { error: err });
-    }
-  }
-
-  private async watchNats(nc: NatsConnection): Promise<void> {
-    for await (const s of nc.status()) {
-      switch (s.type) {
-        case 'disconnect':
-          this.natsConnected = false;
-          this.metrics.natsConnected.set(0);
-          this.log.warn('nats disconnected', { server: s.server });
-          break;
-        case 'reconnect':
-          // The client re-sends every subscription on reconnect, so each room is subscribed again.
-          this.natsConnected = true;
-          this.metrics.natsConnected.set(1);
-          this.metrics.natsReconnects.inc();
-          this.log.info('nats reconnected', { server: s.server, rooms: this.rooms.size });
-          break;
-        case 'error':
-          this.log.warn('nats error', { error: s.error });
-          break;
-        default:
-      }
-    }
-    if (!this.draining) {
-      this.natsConnected = false;
-      this.metrics.natsConnected.set(0);
-      this.log.error('nats connection closed');
-    }
-  }
-
-  /** Upgrades are refused until the first NATS connection, so `nc` exists whenever a room does. */
-  private subscribeRoom(subject: string, room: string): Subscription {
-    return this.nc!.subscribe(subject, {
-      callback: (err: Error | null, msg: Msg) => {
-        if (err !== null) {
-          this.log.warn('nats subscription error', { room, error: err });
-          return;
-        }
-        this.onNatsMessage(room, msg);
-      },
+    void this.link.start().then(() => {
+      if (!this.link.started || this.draining) return;
+      this.link.subscribe(PRESENCE_SUBJECT, (err, msg) => { if (err === null) this.onPresence(msg); });
+      this.presenceTimer = setInterval(() => this.publishPresence(), PRESENCE_INTERVAL_MS);
     });
+    return this.boundPort;
   }
 
   // ---- HTTP and upgrades ----
@@ -168,7 +123,7 @@ export class RelayServer {
     const wsBehavior = (admit: (req: HttpRequest) => Admission) => ({
       compression: this.uws.DISABLED,
       maxPayloadLength: this.config.maxFrameBytes,
-      // Hard cap per socket: our own bound drops media first; this only stops a runaway socket.
+      // Hard cap per socket: our bounds drop client frames first; this only stops a runaway socket.
       maxBackpressure: 2 * this.config.maxBufferedBytes + 2 * this.config.maxFrameBytes,
       closeOnBackpressureLimit: 0, // typed as a number; 0 = off: we count drops ourselves
       // We ping every PING_INTERVAL_MS and enforce IDLE_TIMEOUT_MS ourselves (uWS's automatic
@@ -183,8 +138,8 @@ export class RelayServer {
       close: (ws: WebSocket<SocketData>, code: number) => this.onClose(ws, code),
     });
 
-    app.ws<SocketData>('/lobby', wsBehavior((req) => this.admitToken(req)));
-    app.ws<SocketData>('/lobby/:user/:room', wsBehavior((req) => this.admitPath(req)));
+    app.ws<SocketData>('/lobby', wsBehavior((req) => admitToken(req.getQuery('token'), this.config.jwtSecret, Math.floor(Date.now() / 1000))));
+    app.ws<SocketData>('/lobby/:user/:room', wsBehavior((req) => admitPath(req.getParameter(0), req.getParameter(1), this.config.allowPathLobby)));
     app.get('/healthz', (res) => {
       res.writeHeader('content-type', 'text/plain').end('ok\n');
     });
@@ -193,15 +148,18 @@ export class RelayServer {
         res.writeHeader('content-type', 'text/plain').end('ready\n');
         return;
       }
-      const why = this.draining ? 'draining' : 'nats not connected';
+      const why = this.draining ? 'draining' : this.link.problem;
       res.writeStatus('503 Service Unavailable').writeHeader('content-type', 'text/plain').end(`not ready: ${why}\n`);
     });
     app.get('/metrics', (res) => {
       res.writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(this.metrics.registry.expose());
     });
-    app.any('/lobby/*', (res) => {
+    const notAnUpgrade = (res: HttpResponse) => {
       res.writeStatus('400 Bad Request').end('expected a WebSocket upgrade on /lobby/{user_id}/{room} or /lobby?token=JWT\n');
-    });
+    };
+    // uWS passes a request without an upgrade on from a ws route to the next matching route.
+    app.any('/lobby', notAnUpgrade);
+    app.any('/lobby/*', notAnUpgrade);
     app.any('/*', (res) => {
       res.writeStatus('404 Not Found').end('not found\n');
     });
@@ -217,45 +175,19 @@ export class RelayServer {
     // Answer with one of the offered subprotocols (the first), never the whole list.
     const protocol = req.getHeader('sec-websocket-protocol').split(',')[0].trim();
     const extensions = req.getHeader('sec-websocket-extensions');
-    let admission: Admission;
-    if (this.draining) admission = { ok: false, status: 503, reason: 'relay is draining' };
-    else if (this.nc === undefined) admission = { ok: false, status: 503, reason: 'relay is not connected to NATS yet' };
-    else if (this.openSessions >= this.config.maxSessions) admission = { ok: false, status: 503, reason: 'relay is full' };
-    else admission = admit(req);
+    const admission = admitRelayState({
+      draining: this.draining, natsStarted: this.link.started, openSessions: this.openSessions, maxSessions: this.config.maxSessions,
+    }) ?? admit(req);
     if (!admission.ok) {
       this.metrics.upgradesRejected.inc({ status: String(admission.status) });
-      this.log.info('upgrade refused', { path: req.getUrl(), status: admission.status, reason: admission.reason });
+      // The path only: the query string may carry a token.
+      this.log.info('upgrade refused', { path: req.getUrl().slice(0, 200), status: admission.status, reason: admission.reason });
       res.writeStatus(`${admission.status} ${STATUS_TEXT[admission.status] ?? ''}`.trim())
         .writeHeader('content-type', 'text/plain')
         .end(`${admission.reason}\n`);
       return;
     }
     res.upgrade<SocketData>({ identity: admission.identity }, key, protocol, extensions, context);
-  }
-
-  private admitToken(req: HttpRequest): Admission {
-    // An absent token reads as undefined or ''; verifyLobbyToken answers 400 for both.
-    const token = req.getQuery('token') ?? undefined;
-    const result = verifyLobbyToken(token, this.config.jwtSecret, Math.floor(Date.now() / 1000));
-    if (!result.ok) return result;
-    const c = result.claims;
-    return { ok: true, identity: { id: newSessionId(), userId: c.userId, room: c.room, displayName: c.displayName, observer: c.observer } };
-  }
-
-  private admitPath(req: HttpRequest): Admission {
-    if (!this.config.allowPathLobby) return { ok: false, status: 410, reason: '/lobby/{user_id}/{room} is switched off on this relay' };
-    let user: string;
-    let room: string;
-    try {
-      // Spaces become '_' (PROTOCOL.md); anything else outside the pattern is refused.
-      user = decodeURIComponent(req.getParameter(0)).replace(/ /g, '_');
-      room = decodeURIComponent(req.getParameter(1)).replace(/ /g, '_');
-    } catch {
-      return { ok: false, status: 400, reason: 'path is not valid percent-encoding' };
-    }
-    if (!ROOM_OR_USER_PATTERN.test(user)) return { ok: false, status: 400, reason: `user id must match ${ROOM_OR_USER_PATTERN}` };
-    if (!ROOM_OR_USER_PATTERN.test(room)) return { ok: false, status: 400, reason: `room must match ${ROOM_OR_USER_PATTERN}` };
-    return { ok: true, identity: { id: newSessionId(), userId: user, room, displayName: user, observer: false } };
   }
 
   // ---- WebSocket sessions ----
@@ -265,8 +197,8 @@ export class RelayServer {
     const data = ws.getUserData();
     const identity = data.identity;
     const session = new Session(identity, this.config, now);
-    const inherited = this.departures.takeOver(identity.room, identity.userId);
-    const local: LocalSession = { session, ws, room: undefined as unknown as Room<LocalSession>, inherited, closed: false };
+    const { rejoin } = this.membership.opened(identity);
+    const local: LocalSession = { session, ws, room: undefined as unknown as Room<LocalSession>, closed: false, bufferedBytes: 0, overBudgetOnly: false };
     local.room = this.rooms.join(identity.room, session.idText, local);
     data.local = local;
     this.openSessions++;
@@ -274,13 +206,19 @@ export class RelayServer {
     ws.subscribe(local.room.mediaTopic);
     ws.cork(() => {
       for (const frame of session.welcomeFrames(now)) this.sendToClient(ws, frame);
-      for (const member of local.room.members.values()) {
+      for (const member of this.membership.members(identity.room)) {
         if (member.userId !== identity.userId) this.sendToClient(ws, participantFrame(MeetingEvent.PARTICIPANT_JOINED, member));
       }
     });
-    this.log.info('session opened', { session: session.idText, room: identity.room, user: identity.userId, observer: identity.observer, rejoin: inherited !== undefined });
+    this.log.info('session opened', { session: session.idText, room: identity.room, user: identity.userId, observer: identity.observer, rejoin });
   }
 
+  /**
+   * The borrow rule, in one place: `message` is uWS's buffer, valid only until this handler
+   * returns. Session and delivery code read it in place; uWS copies what it sends or buffers for
+   * sockets; the only thing kept past the handler is a NATS publish, and `publishToNats` copies
+   * a frame that still points into the borrowed buffer (stamped frames are already copies).
+   */
   private onMessage(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean): void {
     const local = ws.getUserData().local;
     if (local === undefined || local.closed) return;
@@ -291,8 +229,14 @@ export class RelayServer {
     }
     this.traffic.framesInClient.inc();
     this.traffic.bytesInClient.inc(message.byteLength);
-    // Read in place; publishToNats copies only frames that still point into `message` (uWS
-    // reclaims it when this handler returns, NATS sends later). Stamped frames are already copies.
+    // A frame NATS would refuse (once stamped) could reach this relay's sessions only: it ends the
+    // session, as a frame over MAX_FRAME_BYTES does, so local and remote peers see the same.
+    const maxPayload = this.link.maxPayload;
+    if (maxPayload !== undefined && message.byteLength + SESSION_ID_STAMP_BYTES > maxPayload) {
+      this.drop('over_nats_max_payload');
+      this.run(local, [{ kind: 'close', code: CloseCode.MESSAGE_TOO_BIG, reason: `frame over the NATS server's max_payload (${maxPayload} bytes)` }], now);
+      return;
+    }
     this.borrowed = message;
     try {
       this.run(local, local.session.onBinary(new Uint8Array(message), now), now);
@@ -310,13 +254,12 @@ export class RelayServer {
           this.metrics.rttEchoes.inc();
           break;
         case 'publish':
-          if (a.media && !this.natsConnected) this.drop('nats_disconnected');
-          else this.publishToNats(a.subject, a.frame);
-          if (a.media) this.fanOutMedia(local.room, a.frame, local.session.idText, local.ws, now);
-          else local.ws.publish(local.room.controlTopic, a.frame, true);
+          if (a.restamped) this.metrics.restamped.inc();
+          this.publishToNats(a.subject, a.frame);
+          this.fanOut(local.room, a.frame, a.media, local.session.idText, local.ws, now);
           break;
         case 'announce':
-          local.room.addMember(local.session.identity);
+          this.membership.activated(local.session.identity);
           this.publishToNats(a.subject, a.frame);
           // Every local session gets it, the joiner included, like any subscriber of the system subject.
           this.app.publish(local.room.controlTopic, a.frame, true);
@@ -324,7 +267,7 @@ export class RelayServer {
           break;
         case 'health':
           this.drop('health_from_client');
-          if (this.natsConnected) this.publishToNats(subjects.healthDiagnostics(this.config.region, this.config.serverId), a.frame);
+          if (this.link.usable) this.publishToNats(subjects.healthDiagnostics(this.config.region, this.config.serverId), a.frame);
           break;
         case 'drop':
           this.drop(a.reason);
@@ -353,60 +296,43 @@ export class RelayServer {
     local.closed = true;
     data.local = undefined;
     this.openSessions--;
-    const now = Date.now();
-    const member = local.session.close();
-    this.rooms.leave(local.room.name, local.session.idText);
-    const departing = member ?? local.inherited?.member;
-    if (departing !== undefined) {
-      // Clients track participants by user id: while the same user has another session in the
-      // room here, a PARTICIPANT_LEFT would remove them. An active sibling has announced itself;
-      // a Testing one takes the departure over, as a rejoin does.
-      const sibling = this.draining ? undefined : this.otherSessionOf(local);
-      if (sibling?.session.state === 'active') {
-        local.room.removeMember(departing);
-      } else if (sibling !== undefined) {
-        sibling.inherited = { member: departing, dueMs: now + this.config.leaveGraceMs };
-      } else if (this.draining) {
-        this.announceLeft(departing);
-      } else {
-        this.scheduleDeparture(this.departures.schedule(departing, now));
-      }
-    }
+    this.socketBytes -= local.bufferedBytes;
+    local.session.close();
+    this.carryOut(this.membership.closed(local.session.identity, this.draining, Date.now()));
+    if (this.rooms.leave(local.room.name, local.session.idText)) this.membership.roomClosed(local.room.name);
     // For closes the relay started, uWS reports the code the relay sent.
     this.metrics.sessionsClosed.inc({ reason: closeReasonLabel(code) });
     this.log.info('session closed', { session: local.session.idText, room: local.room.name, code });
   }
 
-  /** Another open session of the same user in the same room on this relay, if any. */
-  private otherSessionOf(local: LocalSession): LocalSession | undefined {
-    const room = this.rooms.get(local.room.name);
-    if (room === undefined) return undefined;
-    for (const other of room.sessions.values()) {
-      if (other !== local && !other.closed && other.session.identity.userId === local.session.identity.userId) return other;
+  private carryOut(actions: MembershipAction[]): void {
+    for (const a of actions) {
+      const frame = participantFrame(MeetingEvent.PARTICIPANT_LEFT, a.member);
+      const room = this.rooms.get(a.member.room);
+      if (a.kind === 'announce-left') this.publishToNats(subjects.system(a.member.room), frame);
+      else this.metrics.ghostsRemoved.inc();
+      if (room !== undefined) this.app.publish(room.controlTopic, frame, true);
+      this.log.info(a.kind === 'announce-left' ? 'participant left' : 'participant of a dead relay left', { session: a.member.id, room: a.member.room, user: a.member.userId });
     }
-    return undefined;
   }
 
-  private scheduleDeparture(d: Departure): void {
-    if (this.departureTimer !== undefined) return; // the running timer re-arms for the next one
-    this.departureTimer = setTimeout(() => {
-      this.departureTimer = undefined;
-      const now = Date.now();
-      for (const due of this.departures.due(now)) this.announceLeft(due.member);
-      const next = this.departures.nextDue();
-      if (next !== undefined) this.scheduleDeparture(next);
-    }, Math.max(0, d.dueMs - Date.now()));
+  // ---- Presence (membership.ts) ----
+
+  private publishPresence(): void {
+    const presence = this.membership.ownPresence(this.config.serverId);
+    this.publishToNats(PRESENCE_SUBJECT, utf8.encode(JSON.stringify(presence)));
   }
 
-  private announceLeft(member: Departure['member']): void {
-    const frame = participantFrame(MeetingEvent.PARTICIPANT_LEFT, member);
-    this.publishToNats(subjects.system(member.room), frame);
-    const room = this.rooms.get(member.room);
-    if (room !== undefined) {
-      room.removeMember(member);
-      this.app.publish(room.controlTopic, frame, true);
+  private onPresence(msg: Msg): void {
+    let p: Presence;
+    try {
+      p = JSON.parse(utf8.decode(msg.data)) as Presence;
+      if (typeof p.server !== 'string' || typeof p.rooms !== 'object' || p.rooms === null) return;
+    } catch {
+      return;
     }
-    this.log.info('participant left', { session: member.id, room: member.room, user: member.userId });
+    if (p.server === this.config.serverId) return;
+    this.membership.presence(p, Date.now());
   }
 
   // ---- Delivery ----
@@ -419,8 +345,8 @@ export class RelayServer {
     this.traffic.bytesInNats.inc(data.byteLength);
     const sender = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
     if (sender === 'system') {
-      room.noteSystemFrame(data);
-      this.app.publish(room.controlTopic, data, true);
+      if (this.onSystemFrame(roomName, data)) this.app.publish(room.controlTopic, data, true);
+      else this.metrics.leftSuppressed.inc();
       return;
     }
     let packetType: number;
@@ -432,23 +358,35 @@ export class RelayServer {
     // With echo off, a frame on a local session's own subject comes from another server; the
     // session itself must not get it back, except CONGESTION, which is addressed to it.
     const own = packetType === PacketType.CONGESTION ? undefined : room.sessions.get(sender);
-    if (packetType === PacketType.MEDIA) {
-      this.fanOutMedia(room, data, sender, own?.ws, Date.now());
-    } else if (own !== undefined) {
-      own.ws.publish(room.controlTopic, data, true);
-    } else {
-      this.app.publish(room.controlTopic, data, true);
+    this.fanOut(room, data, packetType === PacketType.MEDIA, sender, own?.ws, Date.now());
+  }
+
+  /** Keeps membership in step with the system subject; false for a PARTICIPANT_LEFT to hold back. */
+  private onSystemFrame(room: string, frame: Uint8Array): boolean {
+    let member: Member;
+    let event: number;
+    try {
+      const pw = decodePacketWrapper(frame);
+      if (pw.packetType !== PacketType.MEETING) return true;
+      const m = decodeMeetingPacket(pw.data);
+      event = m.eventType;
+      member = { id: m.sessionId, userId: utf8.decode(m.targetUserId), room, displayName: utf8.decode(m.displayName) };
+    } catch {
+      return true; // other servers' system frames are forwarded unchanged whether or not we can read them
     }
+    if (event === MeetingEvent.PARTICIPANT_JOINED) this.membership.remoteJoined(member);
+    if (event === MeetingEvent.PARTICIPANT_LEFT) return this.membership.remoteLeft(member);
+    return true;
   }
 
   /**
-   * Media to every local session of the room but `exclude`, through the room's media topic: uWS
-   * copies the frame into each subscriber's buffer natively, and `ws.publish` skips the publishing
-   * socket itself, so exclusion costs nothing. Sessions over the buffer bound are unsubscribed
-   * from the media topic (their drops are counted here) and come back once drained; control frames
-   * use the other topic and are never dropped by us.
+   * A client's frame to every local session of the room but `exclude`, through the room's media
+   * topic: uWS copies it into each subscriber's buffer natively, and `ws.publish` skips the
+   * publishing socket itself. Sessions over their bound are unsubscribed from that topic (drops
+   * counted here) and come back once drained. Frames the relay itself makes (welcome, membership)
+   * use the control topic and are never dropped by us.
    */
-  private fanOutMedia(room: Room<LocalSession>, frame: Uint8Array, senderIdText: string, exclude: WebSocket<SocketData> | undefined, now: number): void {
+  private fanOut(room: Room<LocalSession>, frame: Uint8Array, media: boolean, senderIdText: string, exclude: WebSocket<SocketData> | undefined, now: number): void {
     let receivers = 0;
     for (const local of room.sessions.values()) {
       if (local.ws === exclude) continue;
@@ -457,8 +395,8 @@ export class RelayServer {
         receivers++;
         continue;
       }
-      this.drop('backpressure');
-      if (local.session.noteDropFrom(senderIdText, now) && /^\d+$/.test(senderIdText)) this.sendCongestion(room, local, senderIdText);
+      this.drop(local.overBudgetOnly ? 'memory_budget' : 'backpressure');
+      if (media && local.session.noteDropFrom(senderIdText, now) && /^\d+$/.test(senderIdText)) this.sendCongestion(room, local, senderIdText);
     }
     if (receivers === 0) return;
     if (exclude !== undefined) exclude.publish(room.mediaTopic, frame, true);
@@ -467,15 +405,24 @@ export class RelayServer {
     this.traffic.bytesOutClient.inc(receivers * frame.byteLength);
   }
 
-  /** Moves a session in or out of the media topic as its send buffer crosses the bound (with hysteresis). */
+  /**
+   * Reads the socket's send buffer, keeps the relay-wide total, and moves the session in or out
+   * of the media topic as it crosses its bound (with hysteresis). The bound is MAX_BUFFERED_BYTES,
+   * and while all sockets together are over the socket budget, the fair share of that budget.
+   */
   private checkBuffer(local: LocalSession, now: number): void {
     const buffered = local.ws.getBufferedAmount();
-    const bound = this.config.maxBufferedBytes;
+    this.socketBytes += buffered - local.bufferedBytes;
+    local.bufferedBytes = buffered;
+    const overBudget = this.socketBytes > this.budgets.socketBytes;
+    const fairShare = Math.floor(this.budgets.socketBytes / Math.max(1, this.openSessions));
+    const bound = overBudget ? Math.min(this.config.maxBufferedBytes, fairShare) : this.config.maxBufferedBytes;
     const over = local.session.overBound ? buffered > bound / 2 : buffered > bound;
+    local.overBudgetOnly = over && buffered <= this.config.maxBufferedBytes;
     const change = local.session.setOverBound(over, now);
     if (change === 'congested') {
       local.ws.unsubscribe(local.room.mediaTopic);
-      this.log.debug('socket over buffer bound', { session: local.session.idText, buffered });
+      this.log.debug('socket over buffer bound', { session: local.session.idText, buffered, bound });
     } else if (change === 'recovered') {
       local.ws.subscribe(local.room.mediaTopic);
       this.log.debug('socket drained', { session: local.session.idText, buffered });
@@ -486,7 +433,7 @@ export class RelayServer {
   private sendCongestion(room: Room<LocalSession>, receiver: LocalSession, senderIdText: string): void {
     const frame = receiver.session.congestionFrame(BigInt(senderIdText));
     this.metrics.congestionNotices.inc();
-    if (this.natsConnected) this.publishToNats(subjects.session(room.name, BigInt(senderIdText)), frame);
+    if (this.link.usable) this.publishToNats(subjects.session(room.name, BigInt(senderIdText)), frame);
     const sender = room.sessions.get(senderIdText);
     if (sender !== undefined && !sender.closed) this.sendToClient(sender.ws, frame);
   }
@@ -497,33 +444,11 @@ export class RelayServer {
     this.traffic.bytesOutClient.inc(frame.byteLength);
   }
 
-  /**
-   * Queues a publish; the queue goes out in setImmediate, right after this poll phase, so frames
-   * read from many sockets in one loop turn share one write to NATS instead of one write each.
-   */
+  /** Every publish goes through here; the link decides whether NATS can take it (else counted). */
   private publishToNats(subject: string, frame: Uint8Array): void {
-    if (this.nc === undefined) {
-      this.drop('nats_disconnected');
-      return;
-    }
-    this.outbox.push({ subject, frame: frame.buffer === this.borrowed ? copyBytes(frame) : frame });
-    if (this.outbox.length === 1) setImmediate(() => this.flushOutbox());
-  }
-
-  private flushOutbox(): void {
-    const batch = this.outbox;
-    this.outbox = [];
-    const nc = this.nc;
-    for (const { subject, frame } of batch) {
-      try {
-        nc!.publish(subject, frame);
-        this.traffic.framesOutNats.inc();
-        this.traffic.bytesOutNats.inc(frame.byteLength);
-      } catch (err) {
-        this.drop('publish_failed');
-        this.log.warn('nats publish failed', { subject, error: err });
-      }
-    }
+    const owned = frame.buffer === this.borrowed ? copyBytes(frame) : frame;
+    const refused = this.link.publish(subject, owned);
+    if (refused !== undefined) this.drop(refused);
   }
 
   private drop(reason: DropReason): void {
@@ -539,6 +464,7 @@ export class RelayServer {
         this.run(local, local.session.tick(now), now);
       }
     }
+    if (!this.draining) this.carryOut(this.membership.tick(now, this.link.usable));
   }
 
   private collect(): void {
@@ -550,6 +476,10 @@ export class RelayServer {
     this.metrics.sessions.set(byState.active, { state: 'active' });
     this.metrics.rooms.set(this.rooms.size);
     this.metrics.draining.set(this.draining ? 1 : 0);
+    this.metrics.socketBufferedBytes.set(this.socketBytes);
+    this.metrics.natsOutboundBytes.set(this.link.outboundBytes);
+    this.metrics.budgetBytes.set(this.budgets.socketBytes, { budget: 'sockets' });
+    this.metrics.budgetBytes.set(this.budgets.natsOutboundBytes, { budget: 'nats_outbound' });
     const mem = process.memoryUsage();
     this.metrics.rss.set(mem.rss);
     this.metrics.heap.set(mem.heapUsed);
@@ -566,22 +496,13 @@ export class RelayServer {
     this.draining = true;
     this.log.info('draining', { sessions: this.openSessions });
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
-    if (this.departureTimer !== undefined) clearTimeout(this.departureTimer);
-    for (const d of this.departures.all()) this.announceLeft(d.member);
+    if (this.presenceTimer !== undefined) clearInterval(this.presenceTimer);
+    this.carryOut(this.membership.drainPending());
     const locals = [...this.rooms.values()].flatMap((r) => [...r.sessions.values()]);
     // `end` runs the close handler at once, which announces PARTICIPANT_LEFT while draining.
     for (const local of locals) if (!local.closed) local.ws.end(CloseCode.GOING_AWAY, 'relay shutting down');
-    this.flushOutbox();
-    const nc = this.nc;
-    if (nc !== undefined && !nc.isClosed()) {
-      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.drainTimeoutMs).unref());
-      const result = await Promise.race([nc.drain().then(() => 'drained' as const), timeout]).catch((err: unknown) => {
-        this.log.warn('nats drain failed', { error: err });
-        return 'failed' as const;
-      });
-      if (result !== 'drained') await nc.close().catch(() => undefined);
-      this.log.info('nats drained', { result });
-    }
+    const result = await this.link.close(this.config.drainTimeoutMs);
+    this.log.info('nats drained', { result });
     // Keep answering "not ready" a moment, so a load balancer sees it before the port goes away.
     await new Promise((resolve) => setTimeout(resolve, this.config.drainLingerMs));
     if (this.listenSocket !== undefined) this.uws.us_listen_socket_close(this.listenSocket);
@@ -594,8 +515,10 @@ function closeReasonLabel(code: number): string {
   switch (code) {
     case CloseCode.NORMAL: return 'normal';
     case CloseCode.GOING_AWAY: return 'going_away';
+    case 1005: return 'no_status'; // the client's close frame carried no status code (RFC 6455 §7.1.5)
     case CloseCode.INVALID_PAYLOAD: return 'malformed';
     case CloseCode.POLICY: return 'too_slow';
+    case CloseCode.MESSAGE_TOO_BIG: return 'too_big';
     case 1006: return 'abnormal'; // uWS drops frames over MAX_FRAME_BYTES this way, among others
     default: return 'other';
   }

@@ -2,8 +2,9 @@
 // The server (server.ts) carries the actions out on sockets and NATS.
 import {
   CodecError, CONGESTION_DROPS_PER_SECOND, CONGESTION_NOTICE_INTERVAL_MS, MediaType, MeetingEvent, PacketType,
-  SYSTEM_USER_ID, encodeMeetingPacket, encodePacketWrapper, isRttProbe, readRoutingView, stampSessionId, subjects,
+  SYSTEM_USER_ID, encodeMeetingPacket, encodePacketWrapper, isRttProbe, readRoutingView, stampSessionId, subjects, utf8,
 } from '../protocol';
+import { normaliseUserId } from './admission';
 import type { DropReason } from './metrics';
 
 export type SessionState = 'testing' | 'active' | 'closed';
@@ -17,6 +18,8 @@ export const CloseCode = {
   INVALID_PAYLOAD: 1007,
   /** The socket stayed over the send-buffer bound too long. */
   POLICY: 1008,
+  /** A frame larger than the NATS server's max_payload (it could reach local peers only). */
+  MESSAGE_TOO_BIG: 1009,
 } as const;
 
 export interface SessionIdentity {
@@ -37,8 +40,11 @@ export interface SessionLimits {
 export type SessionAction =
   /** Send these exact bytes back on the session's own socket. */
   | { kind: 'echo'; frame: Uint8Array }
-  /** Publish on NATS and deliver to the room's other local sessions. */
-  | { kind: 'publish'; subject: string; frame: Uint8Array; media: boolean }
+  /**
+   * Publish on NATS and deliver to the room's other local sessions. `restamped`: the client had put
+   * another non-zero session id there, replaced by its own.
+   */
+  | { kind: 'publish'; subject: string; frame: Uint8Array; media: boolean; restamped: boolean }
   /** A system-subject MeetingPacket (wrapped) to publish and deliver to every local session. */
   | { kind: 'announce'; subject: string; frame: Uint8Array }
   /** A HEALTH packet, for the diagnostics subject only. */
@@ -48,6 +54,13 @@ export type SessionAction =
   | { kind: 'close'; code: number; reason: string };
 
 const SECOND_MS = 1_000;
+const SYSTEM_USER_BYTES = utf8.encode(SYSTEM_USER_ID);
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** PacketWrapper{MEETING, SYSTEM, session 0, MeetingPacket{...}} as the system subject carries it. */
 export function systemMeetingFrame(meeting: Parameters<typeof encodeMeetingPacket>[0]): Uint8Array {
@@ -76,6 +89,8 @@ export class Session {
   private overBoundSinceMs: number | undefined;
   /** Per sender (session id text): drops towards this session in the current window. */
   private dropsBySender = new Map<string, { windowStartMs: number; count: number; lastNoticeMs: number }>();
+  /** The user id as frames carry it after stamping. */
+  private readonly userIdBytes: Uint8Array;
 
   constructor(
     readonly identity: SessionIdentity,
@@ -83,6 +98,7 @@ export class Session {
     nowMs: number,
   ) {
     this.idText = identity.id.toString(10);
+    this.userIdBytes = utf8.encode(identity.userId);
     this.lastInboundMs = nowMs;
     this.lastPingMs = nowMs;
   }
@@ -113,7 +129,11 @@ export class Session {
     this.lastInboundMs = nowMs;
   }
 
-  /** One inbound binary frame. `frame` must stay valid (the server copies uWS's buffer first). */
+  /**
+   * One inbound binary frame. `frame` may be borrowed from uWS (valid only during this call):
+   * actions may carry it or a view of it, and the server copies before keeping one past the call
+   * (the borrow rule, stated in server.ts `onMessage`).
+   */
   onBinary(frame: Uint8Array, nowMs: number): SessionAction[] {
     if (this.stateValue === 'closed') return [];
     this.touch(nowMs);
@@ -137,14 +157,29 @@ export class Session {
 
     if (view.packetType === PacketType.CONGESTION) return [...actions, { kind: 'drop', reason: 'congestion_from_client' }];
     if (view.packetType === PacketType.HEALTH) return [...actions, { kind: 'health', frame }];
+    // Only servers send these; the videocall client acts on any MEETING, whoever sent it.
+    if (view.packetType === PacketType.SESSION_ASSIGNED || view.packetType === PacketType.MEETING || sameBytes(view.userId, SYSTEM_USER_BYTES)) {
+      return [...actions, { kind: 'drop', reason: 'server_only_packet' }];
+    }
     const media = view.packetType === PacketType.MEDIA;
     if (media && this.identity.observer) return [...actions, { kind: 'drop', reason: 'observer_media' }];
+    // Another user's id (wrapper or MediaPacket) is dropped rather than rewritten: rewriting could
+    // grow the frame past NATS max_payload and costs a re-encode; absent ids name nobody.
+    if (!this.isOwnOrNoUserId(view.userId) || (media && view.mediaUserId !== undefined && !this.isOwnOrNoUserId(view.mediaUserId))) {
+      return [...actions, { kind: 'drop', reason: 'impersonation' }];
+    }
     if (media && view.mediaType === MediaType.KEYFRAME_REQUEST && !this.allowKeyframeRequest(nowMs)) {
       return [...actions, { kind: 'drop', reason: 'keyframe_limit' }];
     }
-    const out = view.sessionId === 0n ? stampSessionId(frame, view, this.identity.id) : frame;
-    actions.push({ kind: 'publish', subject: this.ownSubject, frame: out, media });
+    // Always under the sender's own session id: another one (the existing servers keep it) is replaced.
+    const out = view.sessionId === this.identity.id ? frame : stampSessionId(frame, view, this.identity.id);
+    actions.push({ kind: 'publish', subject: this.ownSubject, frame: out, media, restamped: view.sessionId !== 0n && view.sessionId !== this.identity.id });
     return actions;
+  }
+
+  /** Compared after the lobby's normalisation (a path lobby turned the client's spaces into '_'). */
+  private isOwnOrNoUserId(bytes: Uint8Array): boolean {
+    return bytes.length === 0 || sameBytes(bytes, this.userIdBytes) || normaliseUserId(utf8.decode(bytes)) === this.identity.userId;
   }
 
   private allowKeyframeRequest(nowMs: number): boolean {
@@ -224,69 +259,5 @@ export class Session {
     this.stateValue = 'closed';
     this.dropsBySender.clear();
     return wasActive && !this.identity.observer ? this.identity : undefined;
-  }
-}
-
-export interface Departure {
-  readonly member: Omit<SessionIdentity, 'observer'>;
-  readonly dueMs: number;
-}
-
-/**
- * PARTICIPANT_LEFT waiting out the grace period, keyed by (room, user): a rejoin of the same user
- * in the same room takes the pending departure over, so nothing is announced; if that new session
- * ends without becoming a member itself, the departure it took over is scheduled again.
- */
-export class Departures {
-  private pending = new Map<string, Departure>();
-
-  constructor(private readonly graceMs: number) {}
-
-  private static key(room: string, userId: string): string {
-    return `${room}\u0000${userId}`;
-  }
-
-  schedule(member: Omit<SessionIdentity, 'observer'>, nowMs: number): Departure {
-    const d = { member, dueMs: nowMs + this.graceMs };
-    this.pending.set(Departures.key(member.room, member.userId), d);
-    return d;
-  }
-
-  /** A session of `userId` joined `room`: cancels and returns the pending departure, if any. */
-  takeOver(room: string, userId: string): Departure | undefined {
-    const key = Departures.key(room, userId);
-    const d = this.pending.get(key);
-    this.pending.delete(key);
-    return d;
-  }
-
-  /** Removes and returns every departure due at `nowMs`. */
-  due(nowMs: number): Departure[] {
-    const out: Departure[] = [];
-    for (const [key, d] of this.pending) {
-      if (d.dueMs <= nowMs) {
-        out.push(d);
-        this.pending.delete(key);
-      }
-    }
-    return out;
-  }
-
-  /** Removes and returns all (on drain, they are announced at once). */
-  all(): Departure[] {
-    const out = [...this.pending.values()];
-    this.pending.clear();
-    return out;
-  }
-
-  /** The departure due first, if any. */
-  nextDue(): Departure | undefined {
-    let first: Departure | undefined;
-    for (const d of this.pending.values()) if (first === undefined || d.dueMs < first.dueMs) first = d;
-    return first;
-  }
-
-  get size(): number {
-    return this.pending.size;
   }
 }

@@ -14,11 +14,12 @@ let bystander: TestClient;
 let listener: TestClient;
 
 const frame = (payload: number[]) =>
-  encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'by', data: encodeMediaPacket({ mediaType: MediaType.AUDIO, data: Uint8Array.from(payload) }) });
+  encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'bystander', data: encodeMediaPacket({ mediaType: MediaType.AUDIO, data: Uint8Array.from(payload) }) });
 
 beforeAll(async () => {
   nats = await startNatsServer();
-  relay = await startRelay({ natsUrl: nats.url, env: { JWT_SECRET: SECRET } });
+  // With a secret the path lobby is off unless switched on; these tests use both endpoints.
+  relay = await startRelay({ natsUrl: nats.url, env: { JWT_SECRET: SECRET, ALLOW_PATH_LOBBY: 'true' } });
   bystander = await TestClient.open(`${relay.url}/lobby/bystander/shared`);
   listener = await TestClient.open(`${relay.url}/lobby/listener/shared`);
 });
@@ -160,6 +161,7 @@ describe('tokens', () => {
     ['wrong issuer', () => makeToken({ ...claims(), iss: 'nope' }, { secret: SECRET }), 403],
     ['not allowed to join', () => makeToken({ ...claims(), room_join: false }, { secret: SECRET }), 403],
     ['bad room', () => makeToken({ ...claims(), room: 'a b' }, { secret: SECRET }), 400],
+    ['not valid yet (nbf)', () => makeToken({ ...claims(), nbf: now() + 3_600 }, { secret: SECRET }), 401],
   ])('%s → %i', async (_name, token, status) => {
     await expect(open(typeof token === 'function' ? token() : token)).rejects.toEqual(new UpgradeRefused(status));
   });
@@ -188,6 +190,15 @@ describe('switched off', () => {
   test('without JWT_SECRET /lobby?token= answers 500; ALLOW_PATH_LOBBY=false answers 410', async () => {
     await expect(TestClient.open(`${plain.url}/lobby?token=x.y.z`)).rejects.toEqual(new UpgradeRefused(500));
     await expect(TestClient.open(`${plain.url}/lobby/u/r`)).rejects.toEqual(new UpgradeRefused(410));
+  });
+
+  test('with JWT_SECRET set and ALLOW_PATH_LOBBY unset, /lobby/{user}/{room} answers 410', async () => {
+    const secured = await startRelay({ natsUrl: nats.url, env: { JWT_SECRET: SECRET } });
+    try {
+      await expect(TestClient.open(`${secured.url}/lobby/anyone/anyroom`)).rejects.toEqual(new UpgradeRefused(410));
+    } finally {
+      await secured.stop();
+    }
   });
 
   test('beyond MAX_SESSIONS upgrades answer 503', async () => {

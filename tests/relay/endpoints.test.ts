@@ -34,6 +34,21 @@ test('/healthz and /readyz answer 200; other paths 404', async () => {
   expect((await httpGet(`${relay.httpUrl}/nope`)).status).toBe(404);
 });
 
+test('a plain GET on either lobby endpoint answers 400 (not an upgrade), not 404', async () => {
+  expect((await httpGet(`${relay.httpUrl}/lobby?token=abc`)).status).toBe(400);
+  expect((await httpGet(`${relay.httpUrl}/lobby`)).status).toBe(400);
+  expect((await httpGet(`${relay.httpUrl}/lobby/u/r`)).status).toBe(400);
+});
+
+test('a client close without a status code (1005) is counted as no_status, not other', async () => {
+  const before = metricValue((await httpGet(`${relay.httpUrl}/metrics`)).body, 'relay_sessions_closed_total{reason="no_status"}') ?? 0;
+  const c = await TestClient.open(`${relay.url}/lobby/nostatus/closing`);
+  await c.frame(1);
+  c.ws.close(); // `ws` sends a close frame with no payload: status 1005 at the relay
+  await c.closed;
+  await eventually(async () => metricValue((await httpGet(`${relay.httpUrl}/metrics`)).body, 'relay_sessions_closed_total{reason="no_status"}') === before + 1, { what: 'no_status counted' });
+});
+
 test('a client offering subprotocols gets one of them back', async () => {
   const ws = new WebSocket(`${relay.url}/lobby/proto/subproto`, ['videocall', 'other']);
   const c = TestClient.adopt(ws);

@@ -1,5 +1,6 @@
 // WebSocket clients and raw NATS observers for the relay's integration tests.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
@@ -204,4 +205,19 @@ export function useRelayOverNats(relayEnv: Record<string, string> = {}): RelayOv
       return started('observer', observer);
     },
   };
+}
+
+/** Resident memory of a process (the relay's), from /proc: what an OOM killer would judge. */
+export function rssBytes(pid: number | undefined): number {
+  if (pid === undefined) throw new Error('process has no pid');
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (m === null) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+/** One sample of the relay's /metrics (0 when absent). */
+export async function metricOf(httpUrl: string, series: string): Promise<number> {
+  const body = (await httpGet(`${httpUrl}/metrics`)).body;
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }

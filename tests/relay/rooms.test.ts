@@ -1,8 +1,7 @@
-// Room bookkeeping (pure): the subscription refcount, and members learned from the system subject.
-import { MeetingEvent, subjects } from '../../protocol';
-import { Room, Rooms } from '../../relay/rooms';
+// Room bookkeeping (pure): the subscription refcount; the metrics registry.
+import { subjects } from '../../protocol';
+import { Rooms } from '../../relay/rooms';
 import { Registry } from '../../relay/metrics';
-import { participantFrame, systemMeetingFrame } from '../../relay/session';
 
 test('the first session of a room subscribes room.{room}.*, the last one out unsubscribes', () => {
   const log: string[] = [];
@@ -16,30 +15,11 @@ test('the first session of a room subscribes room.{room}.*, the last one out uns
   expect(log).toEqual([`sub ${subjects.roomWildcard('r1')}`, `sub ${subjects.roomWildcard('r2')}`]);
   rooms.leave('r1', '1');
   expect(rooms.get('r1')?.sessions.size).toBe(1);
-  rooms.leave('r1', '2');
-  rooms.leave('r1', '2'); // twice is harmless
+  expect(rooms.leave('r1', '2')).toBe(true);
+  expect(rooms.leave('r1', '2')).toBe(false); // twice is harmless
   expect(log).toEqual([`sub ${subjects.roomWildcard('r1')}`, `sub ${subjects.roomWildcard('r2')}`, `unsub ${subjects.roomWildcard('r1')}`]);
   expect(rooms.get('r1')).toBeUndefined();
   expect(rooms.size).toBe(1);
-});
-
-test('members follow PARTICIPANT_JOINED / PARTICIPANT_LEFT on the system subject', () => {
-  const room = new Room<string>('r', { unsubscribe: () => undefined });
-  const bob = { id: (1n << 63n) + 1n, userId: 'bob', room: 'r', displayName: 'Bob' };
-  const eve = { id: (1n << 63n) + 2n, userId: 'eve', room: 'r', displayName: 'Eve' };
-  room.noteSystemFrame(participantFrame(MeetingEvent.PARTICIPANT_JOINED, bob));
-  room.noteSystemFrame(participantFrame(MeetingEvent.PARTICIPANT_JOINED, eve));
-  expect([...room.members.values()].map((m) => m.userId).sort()).toEqual(['bob', 'eve']);
-  expect(room.members.get(bob.id.toString())).toEqual(bob);
-  room.noteSystemFrame(participantFrame(MeetingEvent.PARTICIPANT_LEFT, bob));
-  expect([...room.members.values()].map((m) => m.userId)).toEqual(['eve']);
-  // A LEFT without a session id removes the user's entries.
-  room.noteSystemFrame(systemMeetingFrame({ eventType: MeetingEvent.PARTICIPANT_LEFT, roomId: 'r', targetUserId: 'eve' }));
-  expect(room.members.size).toBe(0);
-  // Other events and unreadable frames change nothing.
-  room.noteSystemFrame(systemMeetingFrame({ eventType: MeetingEvent.MEETING_STARTED, roomId: 'r', creatorId: 'x' }));
-  room.noteSystemFrame(Uint8Array.of(0xff, 0xff));
-  expect(room.members.size).toBe(0);
 });
 
 test('Prometheus exposition: HELP, TYPE, labelled samples, zero for untouched counters', () => {

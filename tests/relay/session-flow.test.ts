@@ -83,10 +83,12 @@ test('activation announces PARTICIPANT_JOINED; stamped frames reach the other cl
   await b.client.waitFor((f) => sameBytes(f, published.data), { what: 'stamped frame at bob' });
   await b.client.waitFor((f) => meetingOf(f)?.eventType === MeetingEvent.PARTICIPANT_JOINED, { what: 'PARTICIPANT_JOINED at bob' });
 
-  // A frame with a non-zero session id keeps it.
-  const preset = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'alice', data: encodeMediaPacket({ mediaType: MediaType.AUDIO }), sessionId: 12345n });
+  // A frame claiming another session id is delivered under alice's own (the existing servers keep it).
+  const preset = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'alice', data: encodeMediaPacket({ mediaType: MediaType.AUDIO, data: Uint8Array.of(7, 7) }), sessionId: 12345n });
   a.client.send(preset);
-  await b.client.waitFor((f) => sameBytes(f, preset), { what: 'unstamped frame at bob' });
+  const restamped = await b.client.waitFor((f) => decodePacketWrapper(f).packetType === PacketType.MEDIA && sameBytes(decodePacketWrapper(f).data, decodePacketWrapper(preset).data), { what: 're-stamped frame at bob' });
+  expect(decodePacketWrapper(restamped).sessionId).toBe(a.sessionId);
+  expect(b.client.frames.some((f) => sameBytes(f, preset))).toBe(false);
 
   // Alice never gets her own frames back.
   await natsBarrier();

@@ -4,7 +4,7 @@ import {
   PING_INTERVAL_MS, PacketType, SYSTEM_USER_ID, decodeMeetingPacket, decodePacketWrapper, encodeMediaPacket,
   encodePacketWrapper, encodeRttProbe, subjects, utf8,
 } from '../../protocol';
-import { CloseCode, Departures, Session, SessionAction, SessionIdentity } from '../../relay/session';
+import { CloseCode, Session, SessionAction, SessionIdentity } from '../../relay/session';
 
 const ID = (1n << 63n) | 123456789012345678n;
 const limits = { idleTimeoutMs: IDLE_TIMEOUT_MS, pingIntervalMs: PING_INTERVAL_MS, keyframeRequestsPerSecond: KEYFRAME_REQUESTS_PER_SECOND, slowSocketCloseMs: 10_000 };
@@ -46,10 +46,52 @@ test('the first non-RTT frame activates: PARTICIPANT_JOINED, then the frame stam
   expect(pub.subject).toBe(subjects.session('r1', ID));
   expect(pub.media).toBe(true);
   expect(decodePacketWrapper(pub.frame).sessionId).toBe(ID);
-  // Second frame: no second announcement; a non-zero session id is kept as it is.
-  const keep = media(MediaType.AUDIO, 77n);
+  expect(pub.restamped).toBe(false);
+  // Second frame, already carrying the own ids: no second announcement, published as it is.
+  const keep = media(MediaType.AUDIO, ID);
   const second = s.onBinary(keep, 2);
-  expect(second).toEqual([{ kind: 'publish', subject: subjects.session('r1', ID), frame: keep, media: true }]);
+  expect(second).toEqual([{ kind: 'publish', subject: subjects.session('r1', ID), frame: keep, media: true, restamped: false }]);
+});
+
+describe('identity: a frame is only ever published under its sender\'s own ids', () => {
+  const active = () => {
+    const s = new Session(identity({ userId: 'alice_b' }), limits, 0);
+    s.onBinary(encodePacketWrapper({ packetType: PacketType.AES_KEY, userId: 'alice_b' }), 0);
+    return s;
+  };
+  const wrapper = (userId: string, sessionId: bigint, inner?: string) =>
+    encodePacketWrapper({ packetType: PacketType.MEDIA, userId, data: encodeMediaPacket({ mediaType: MediaType.VIDEO, userId: inner, data: Uint8Array.of(9) }), sessionId });
+
+  test.each([
+    ['another session id', wrapper('alice_b', 77n), true],
+    ['no session id', wrapper('alice_b', 0n), false],
+    ['no user id at all', wrapper('', 0n), false],
+    ['the own user id before the lobby\'s normalisation', wrapper('alice b', 0n), false],
+  ])('%s: published under the own session id', (_name, frame, restamped) => {
+    const [pub] = active().onBinary(frame, 1) as Array<Extract<SessionAction, { kind: 'publish' }>>;
+    expect(pub.kind).toBe('publish');
+    expect(pub.restamped).toBe(restamped);
+    const out = decodePacketWrapper(pub.frame);
+    expect(out.userId).toEqual(decodePacketWrapper(frame).userId);
+    expect(out.sessionId).toBe(ID);
+    expect(out.data).toEqual(decodePacketWrapper(frame).data);
+  });
+
+  test.each([
+    ['MEDIA whose MediaPacket.user_id is another user', wrapper('alice_b', ID, 'mallory'), 'impersonation'],
+    ['a frame under another user id', wrapper('mallory', ID), 'impersonation'],
+    ['a non-media frame under another user id', encodePacketWrapper({ packetType: PacketType.AES_KEY, userId: 'mallory' }), 'impersonation'],
+    ['SESSION_ASSIGNED', encodePacketWrapper({ packetType: PacketType.SESSION_ASSIGNED, userId: 'alice_b', sessionId: ID }), 'server_only_packet'],
+    ['MEETING (a forged PARTICIPANT_LEFT)', encodePacketWrapper({ packetType: PacketType.MEETING, userId: 'alice_b', data: Uint8Array.of(8, 4) }), 'server_only_packet'],
+    ['anything under the SYSTEM user id', encodePacketWrapper({ packetType: PacketType.AES_KEY, userId: SYSTEM_USER_ID }), 'server_only_packet'],
+  ])('%s is dropped and counted', (_name, frame, reason) => {
+    expect(active().onBinary(frame, 1)).toEqual([{ kind: 'drop', reason }]);
+  });
+
+  test('the inner user id may be absent or the own one (normalised)', () => {
+    expect(kinds(active().onBinary(wrapper('alice_b', ID, 'alice b'), 1))).toEqual(['publish']);
+    expect(kinds(active().onBinary(wrapper('alice_b', ID, ''), 1))).toEqual(['publish']);
+  });
 });
 
 test('observers activate silently and their media is dropped', () => {
@@ -131,17 +173,4 @@ test('only an active non-observer session leaves a member to announce', () => {
   const active = new Session(identity(), limits, 0);
   active.onBinary(media(MediaType.VIDEO), 0);
   expect(active.close()).toMatchObject({ id: ID, userId: 'alice', room: 'r1' });
-});
-
-test('departures: due after the grace period, taken over by a rejoin of the same user and room', () => {
-  const d = new Departures(LEAVE_GRACE_MS);
-  const member = { id: ID, userId: 'alice', room: 'r1', displayName: 'Alice' };
-  d.schedule(member, 1_000);
-  d.schedule({ ...member, userId: 'bob', id: 5n }, 1_500);
-  expect(d.due(1_000 + LEAVE_GRACE_MS - 1)).toEqual([]);
-  expect(d.takeOver('r2', 'alice')).toBeUndefined();
-  expect(d.takeOver('r1', 'alice')).toMatchObject({ member });
-  expect(d.nextDue()?.member.userId).toBe('bob');
-  expect(d.due(1_500 + LEAVE_GRACE_MS).map((x) => x.member.userId)).toEqual(['bob']);
-  expect(d.size).toBe(0);
 });

@@ -1,0 +1,147 @@
+// Departure and presence rules (pure, injected clock): who is told that a user left, and when.
+import { LEAVE_GRACE_MS } from '../../protocol';
+import { Member, Membership, MembershipAction, PRESENCE_DEAD_AFTER_MS } from '../../relay/membership';
+import type { SessionIdentity } from '../../relay/session';
+
+const GRACE = LEAVE_GRACE_MS;
+const session = (n: number, userId: string, room = 'r'): SessionIdentity => ({ id: (1n << 63n) + BigInt(n), userId, room, displayName: userId, observer: false });
+const remote = (n: number, userId: string, room = 'r'): Member => ({ id: (1n << 62n) + BigInt(n), userId, room, displayName: userId });
+const left = (actions: MembershipAction[]) => actions.map((a) => `${a.kind} ${a.member.userId}:${a.member.id}`);
+
+/** Opens and activates a local session (a member from then on). */
+function active(m: Membership, s: SessionIdentity): SessionIdentity {
+  m.opened(s);
+  m.activated(s);
+  return s;
+}
+
+describe('a local member closes', () => {
+  type Case = [name: string, setup: (m: Membership) => void, draining: boolean, atClose: string[], atGrace: string[]];
+  const a1 = session(1, 'alice');
+  const cases: Case[] = [
+    ['alone: PARTICIPANT_LEFT after the grace period', () => undefined, false, [], [`announce-left alice:${a1.id}`]],
+    ['while draining: at once', () => undefined, true, [`announce-left alice:${a1.id}`], []],
+    ['with an active sibling here: never', (m) => active(m, session(2, 'alice')), false, [], []],
+    ['with an active sibling here, draining: never', (m) => active(m, session(2, 'alice')), true, [], []],
+    ['with a live session on another relay: never', (m) => m.remoteJoined(remote(1, 'alice')), false, [], []],
+    ['with a live session on another relay, draining: never', (m) => m.remoteJoined(remote(1, 'alice')), true, [], []],
+    ['with a Testing sibling here: it inherits the departure', (m) => m.opened(session(3, 'alice')), false, [], []],
+    ['another user stays: alice is announced', (m) => active(m, session(4, 'bob')), false, [], [`announce-left alice:${a1.id}`]],
+  ];
+  test.each(cases)('%s', (_name, setup, draining, atClose, atGrace) => {
+    const m = new Membership(GRACE, 0);
+    active(m, a1);
+    setup(m);
+    expect(left(m.closed(a1, draining, 1_000))).toEqual(atClose);
+    expect(m.tick(1_000 + GRACE - 1, true)).toEqual([]);
+    expect(left(m.tick(1_000 + GRACE, true))).toEqual(atGrace);
+  });
+});
+
+test('a rejoin within the grace period takes the departure over; if it never activates, it is due again when it closes', () => {
+  const m = new Membership(GRACE, 0);
+  const a1 = active(m, session(1, 'alice'));
+  m.closed(a1, false, 0);
+  const a2 = session(2, 'alice');
+  expect(m.opened(a2)).toEqual({ rejoin: true });
+  expect(m.tick(GRACE, true)).toEqual([]);
+  expect(m.closed(a2, false, 5_000)).toEqual([]);
+  expect(left(m.tick(5_000 + GRACE, true))).toEqual([`announce-left alice:${a1.id}`]);
+});
+
+test('a departure is re-checked when due: the user came back through another relay meanwhile', () => {
+  const m = new Membership(GRACE, 0);
+  const a1 = active(m, session(1, 'alice'));
+  active(m, session(9, 'zoe')); // keeps the room's state alive
+  m.closed(a1, false, 0);
+  m.remoteJoined(remote(7, 'alice'));
+  expect(m.tick(GRACE, true)).toEqual([]);
+  expect(m.pendingCount).toBe(0);
+});
+
+test.each([
+  ['no other session: forwarded', [] as Member[], true],
+  ['the same user live on another relay: held back', [remote(2, 'alice')], false],
+  ['another user only: forwarded', [remote(3, 'bob')], true],
+])('PARTICIPANT_LEFT from NATS, %s', (_name, others, forwarded) => {
+  const m = new Membership(GRACE, 0);
+  active(m, session(9, 'zoe'));
+  m.remoteJoined(remote(1, 'alice'));
+  for (const o of others) m.remoteJoined(o);
+  expect(m.remoteLeft(remote(1, 'alice'))).toBe(forwarded);
+  expect(m.members('r').some((x) => x.id === remote(1, 'alice').id)).toBe(false);
+});
+
+test('PARTICIPANT_LEFT from NATS is held back while the user has a local active session', () => {
+  const m = new Membership(GRACE, 0);
+  active(m, session(1, 'alice'));
+  m.remoteJoined(remote(1, 'alice'));
+  expect(m.remoteLeft(remote(1, 'alice'))).toBe(false);
+  expect(m.members('r').map((x) => x.userId)).toEqual(['alice']);
+});
+
+describe('presence: members of a relay whose heartbeat stops', () => {
+  const setup = () => {
+    const m = new Membership(GRACE, 0);
+    active(m, session(9, 'zoe'));
+    const bob = remote(1, 'bob');
+    m.remoteJoined(bob);
+    m.presence({ server: 'relay-b', rooms: { r: [bob.id.toString()] } }, 0);
+    return { m, bob };
+  };
+
+  test('are told left locally once, after PRESENCE_DEAD_AFTER_MS, and forgotten', () => {
+    const { m, bob } = setup();
+    expect(m.tick(PRESENCE_DEAD_AFTER_MS - 1, true)).toEqual([]);
+    expect(left(m.tick(PRESENCE_DEAD_AFTER_MS, true))).toEqual([`tell-local-left bob:${bob.id}`]);
+    expect(m.tick(PRESENCE_DEAD_AFTER_MS * 3, true)).toEqual([]);
+    expect(m.members('r').map((x) => x.userId)).toEqual(['zoe']);
+  });
+
+  test('are kept while the heartbeat goes on', () => {
+    const { m } = setup();
+    m.presence({ server: 'relay-b', rooms: {} }, PRESENCE_DEAD_AFTER_MS - 10);
+    expect(m.tick(PRESENCE_DEAD_AFTER_MS + 10, true)).toEqual([]);
+  });
+
+  test('are not judged while our own NATS link is down, nor until it has been back a full window', () => {
+    const { m } = setup();
+    expect(m.tick(PRESENCE_DEAD_AFTER_MS * 2, false)).toEqual([]);
+    expect(m.tick(PRESENCE_DEAD_AFTER_MS * 3 - 1, true)).toEqual([]);
+    expect(m.tick(PRESENCE_DEAD_AFTER_MS * 3, true)).toHaveLength(1);
+  });
+
+  test('are not announced when the same user is live elsewhere', () => {
+    const { m } = setup();
+    m.remoteJoined(remote(2, 'bob')); // no presence for it: another server's session
+    expect(m.tick(PRESENCE_DEAD_AFTER_MS, true)).toEqual([]);
+  });
+
+  test('members learned without presence (the existing servers) never expire', () => {
+    const m = new Membership(GRACE, 0);
+    active(m, session(9, 'zoe'));
+    m.remoteJoined(remote(5, 'carol'));
+    expect(m.tick(PRESENCE_DEAD_AFTER_MS * 10, true)).toEqual([]);
+  });
+});
+
+test('own presence lists local members and pending departures, not Testing sessions', () => {
+  const m = new Membership(GRACE, 0);
+  const a1 = active(m, session(1, 'alice'));
+  const b1 = active(m, session(2, 'bob', 'other'));
+  m.opened(session(3, 'carol'));
+  m.closed(b1, false, 0);
+  expect(m.ownPresence('me')).toEqual({ server: 'me', rooms: { r: [a1.id.toString()], other: [b1.id.toString()] } });
+});
+
+test('drain announces every pending departure whose user is not live elsewhere', () => {
+  const m = new Membership(GRACE, 0);
+  active(m, session(9, 'zoe'));
+  const a1 = active(m, session(1, 'alice'));
+  const b1 = active(m, session(2, 'bob'));
+  m.closed(a1, false, 0);
+  m.closed(b1, false, 0);
+  m.remoteJoined(remote(3, 'bob'));
+  expect(left(m.drainPending())).toEqual([`announce-left alice:${a1.id}`]);
+  expect(m.pendingCount).toBe(0);
+});
