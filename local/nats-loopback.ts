@@ -67,7 +67,8 @@ export function loopbackNatsConf(
     gateways: gateways.map((g) => {
       const target = regions.find((r) => r.region === g.name);
       if (!target) throw new Error(`generated config of ${region} names gateway "${g.name}", which has no loopback plan`);
-      return { ...g, urls: target.servers.map((s) => url(s.gatewayAdvertisePort)) };
+      // Servers behind one NodePort advertise the same address: list it once.
+      return { ...g, urls: [...new Set(target.servers.map((s) => url(s.gatewayAdvertisePort)))] };
     }),
   };
   return {
