@@ -58,6 +58,11 @@ export interface LoopbackSuperCluster {
   gatewayLinks(): Promise<GatewayLink[]>;
   /** Resolves once every pod of `regions` is Ready and the gateways form a full mesh. */
   waitUntilReady(timeoutMs: number, regions?: readonly string[]): Promise<void>;
+  /**
+   * `kubectl apply` of changed manifests for a region: pods created from now on use the new
+   * container spec (probes), and its Services the new endpoint rule. Running pods are not rolled.
+   */
+  applyManifests(region: string, transform: (objects: K8sObject[]) => K8sObject[]): void;
   /** Deletes every NATS pod of a region: `kill` is an outage (SIGKILL), `graceful` SIGTERM. */
   stopRegion(region: string, how?: 'kill' | 'graceful'): Promise<void>;
   /** The StatefulSet controller recreates the region's pods (their JetStream volumes kept). */
@@ -114,6 +119,7 @@ class EmulatedRegion {
   readonly podPorts: LoopbackPorts[] = [];
   readonly podNames: string[];
   readonly services = new Map<string, { spec: ServiceSpec; proxy: ServiceProxy }>();
+  workload: NatsWorkload;
   /** nodePort → loopback port of its proxy. */
   readonly nodePorts = new Map<number, number>();
   private controller?: AbortController;
@@ -121,11 +127,12 @@ class EmulatedRegion {
 
   constructor(
     readonly name: string,
-    readonly workload: NatsWorkload,
+    workload: NatsWorkload,
     readonly serverNames: readonly string[],
     private readonly workDir: string,
     private readonly timeScale: number,
   ) {
+    this.workload = workload;
     this.pods = Array.from({ length: workload.replicas }, () => undefined);
     this.podNames = Array.from({ length: workload.replicas }, (_, i) => `${workload.statefulSetName}-${i}`);
   }
@@ -141,7 +148,10 @@ class EmulatedRegion {
   }
 
   /** The endpoints a Service lists now: Ready pods, or every running pod when it publishes not-ready addresses. */
-  endpoints(spec: ServiceSpec, port: ServiceSpec['ports'][number]): number[] {
+  endpoints(name: string): number[] {
+    const spec = this.services.get(name)?.spec;
+    if (!spec) return [];
+    const port = spec.ports[0];
     const target = containerPort(this.workload.container, port.targetPort);
     return this.pods.flatMap((pod, i) => {
       if (!pod) return [];
@@ -257,7 +267,7 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
         const isNodePort = spec.type === 'NodePort';
         const proxy = new ServiceProxy({
           name: `${r.name}/${spec.name}`,
-          endpoints: () => region.endpoints(spec, port),
+          endpoints: () => region.endpoints(spec.name),
           // Between regions the network decides: who connects, and what the path to here does.
           identify: isNodePort
             ? (socket: Socket) => {
@@ -374,6 +384,16 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
         timeoutMs,
         () => `every pod Ready and a full gateway mesh: ${JSON.stringify(servers.map((s) => ({ pod: `${s.region}/${s.podName}`, ready: s.status.ready, restarts: s.status.restarts })))}`,
       );
+    },
+    applyManifests(name, transform) {
+      const region = regionByName(name);
+      const workload = natsWorkload(transform(regionManifests(topology, name)), name);
+      region.workload = workload;
+      for (const spec of workload.services) {
+        const current = region.services.get(spec.name);
+        if (current) current.spec = spec;
+      }
+      log(`kubectl apply: changed manifests of ${name}`);
     },
     async stopRegion(name, how = 'kill') {
       log(`stopping every NATS pod of ${name} (${how})`);
