@@ -56,7 +56,9 @@ export function loopbackNatsConf(
     ...conf.cluster,
     host: LOOPBACK,
     port: server.ports.cluster,
-    routes: own.servers.filter((_, i) => i !== serverIndex).map((s) => url(s.ports.cluster)),
+    // Every replica, itself included, as the generated routes list them: nats-server skips a route
+    // to itself, and a one-replica region with JetStream clustered refuses to start without one.
+    routes: own.servers.map((s) => url(s.ports.cluster)),
   };
   conf.jetstream = { ...conf.jetstream, store_dir: `${dataDir}/jetstream` };
   const gateways = conf.gateway.gateways as Array<{ name: string; urls: string[] }>;
