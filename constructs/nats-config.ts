@@ -35,6 +35,18 @@ export const natsPaths = {
 /** Lame-duck mode lets clients move off a stopping server before it exits (as the NATS Helm chart). */
 export const LAME_DUCK = { duration: '30s', gracePeriod: '10s' } as const;
 
+/**
+ * Keepalive of every connection, gateways included: a silently partitioned gateway (packets
+ * vanish, nothing closes) is closed as stale within (pingMax + 1) × interval = 8 s, so the link is
+ * reported down and re-dialled well inside 10 s (the defaults, 2 min capped at 15 s for gateways and
+ * ping_max 2, take up to 45 s).
+ * nats-server (2.9.10 and 2.10.29, server/client.go processPingTimer) always pings GATEWAY
+ * connections every ping_interval (capped at 15 s, gateway.go gwMaxPingInterval), and closes one
+ * with "Stale Connection" once ping_max PINGs are unanswered; it also applies to routes and clients.
+ * Three missed PONGs (6 s) tolerate a busy peer and 234 ms RTT without flapping.
+ */
+export const KEEPALIVE = { pingInterval: '2s', pingMax: 3 } as const;
+
 export function routeUrls(plan: RegionPlan): string[] {
   return Array.from(
     { length: plan.nats.replicas },
@@ -63,6 +75,8 @@ export function natsConfig(topology: Topology, region: string): Record<string, N
     pid_file: natsPaths.pidFile,
     lame_duck_duration: LAME_DUCK.duration,
     lame_duck_grace_period: LAME_DUCK.gracePeriod,
+    ping_interval: KEEPALIVE.pingInterval,
+    ping_max: KEEPALIVE.pingMax,
     // The relay publishes frames of up to MAX_FRAME_BYTES plus a stamped session id.
     max_payload: NATS_MAX_PAYLOAD,
     ...(plan.nats.clientAuthSecret

@@ -22,8 +22,8 @@ export interface DelayProxyOptions extends DelaySettings {
 
 const LOOPBACK = '127.0.0.1';
 
-/** One direction of one connection: chunks leave in arrival order, each no earlier than its due time. */
-class DelayedPipe {
+/** One direction of one connection: chunks leave in arrival order, each no earlier than its due time (also used by the Service proxies). */
+export class DelayedPipe {
   private readonly queue: Array<{ at: number; chunk: Buffer | null }> = [];
   private timer?: NodeJS.Timeout;
   private lastAt = 0;

@@ -1,9 +1,8 @@
-// The global deployment on loopback: every region's NATS servers from the generated configs,
-// gateways through delay proxies at the inter-region RTT, relays behind per-region client delays.
+// The global deployment on loopback: every region's NATS as Kubernetes runs the generated manifests
+// (local/nats-supercluster.ts), the inter-region RTT on every gateway link, relays on each region's
+// NATS client Service, behind per-region client delays.
 import { RegionSpec } from '../topology/spec';
 import { ServerEntry, Topology, buildTopology } from '../topology/topology';
-import { DelayProxy } from './delay-proxy';
-import { generatedNatsConfigs } from './generated-configs';
 import { LoopbackSuperCluster, startLoopbackSuperCluster } from './nats-supercluster';
 import { LocalRelay } from './relays';
 
@@ -23,6 +22,12 @@ export interface LocalDeploymentOptions {
   readonly clientRttMs?: Readonly<Record<string, number>>;
   /** @default 0 */
   readonly clientJitterMs?: number;
+  /** Manifest seconds × timeScale (probe periods, back-offs). @default 1 */
+  readonly timeScale?: number;
+  /** @default sequential: regions applied one after another in README's deploy order */
+  readonly deployOrder?: 'sequential' | 'parallel';
+  /** @default 120 s */
+  readonly readyTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -47,26 +52,22 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
     if (!topology.regions.some((r) => r.name === region)) throw new RangeError(`--client-rtt names region "${region}", which is not in the topology`);
   }
 
-  const gatewayProxies: DelayProxy[] = [];
   const relays: LocalRelay[] = [];
   let superCluster: LoopbackSuperCluster | undefined;
   const stop = async () => {
     await Promise.all(relays.map((r) => r.close()));
     await superCluster?.stop();
-    await Promise.all(gatewayProxies.map((p) => p.close()));
   };
 
   try {
     log(`starting ${topology.regions.reduce((n, r) => n + r.nats.replicas, 0)} NATS servers, gateways ${interRegionRttMs} ms apart`);
     superCluster = await startLoopbackSuperCluster({
       topology,
-      configs: generatedNatsConfigs(topology),
-      gatewayFront: async (_region, _server, gatewayPort) => {
-        // Gateway links only ever join different regions, so every one of them crosses the "ocean".
-        const proxy = new DelayProxy({ targetPort: gatewayPort, rttMs: interRegionRttMs });
-        gatewayProxies.push(proxy);
-        return (await proxy.start()).port;
-      },
+      interRegionRttMs,
+      timeScale: options.timeScale,
+      deployOrder: options.deployOrder,
+      readyTimeoutMs: options.readyTimeoutMs ?? 120_000,
+      log,
     });
     for (const [i, region] of topology.regions.entries()) {
       const rtt = options.clientRttMs?.[region.name] ?? (i === 0 ? DEFAULT_NEAR_RTT_MS : DEFAULT_FAR_RTT_MS);
@@ -74,8 +75,8 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
         const relay = new LocalRelay({
           id: `${region.name}-relay-${k}`,
           region: region.name,
-          // Spread relays over the region's servers, as a Service would.
-          natsUrls: rotate(superCluster.clientUrls[region.name], k),
+          // As the relay manifest's NATS_URL: the region's client Service.
+          natsUrls: [superCluster.serviceUrls[region.name]],
           clientRttMs: rtt,
           clientJitterMs: options.clientJitterMs ?? 0,
         });
@@ -96,16 +97,11 @@ export async function startLocalDeployment(options: LocalDeploymentOptions): Pro
     relays,
     servers: () => relays.map((r) => ({ region: r.region, transport: 'websocket' as const, url: r.url })),
     pids: () => [
-      ...cluster.servers.map((s) => s.process.child).filter((c) => c.exitCode === null && c.signalCode === null).map((c) => c.pid!),
+      ...cluster.pods().flatMap((p) => (p.pid === null ? [] : [p.pid])),
       ...relays.map((r) => r.pid).filter((p): p is number => p !== undefined),
     ],
     stop,
   };
-}
-
-function rotate<T>(list: readonly T[], by: number): T[] {
-  const n = by % list.length;
-  return [...list.slice(n), ...list.slice(0, n)];
 }
 
 /** `us-east=30,singapore=240` → { 'us-east': 30, singapore: 240 } */

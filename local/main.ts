@@ -6,6 +6,8 @@ import { regions as builtInRegions } from '../regions';
 import { loadTopologyFile } from '../topology/file';
 import { TopologyError } from '../topology/topology';
 import { DEFAULT_INTER_REGION_RTT_MS, LocalDeployment, parseClientRtt, startLocalDeployment } from './deployment';
+import { createInterface } from 'node:readline';
+import { FAULT_HELP, runFault } from './faults';
 import { PageServer, startPageServer } from './page-server';
 
 const USAGE = `Usage: npm run local -- [options]
@@ -18,6 +20,10 @@ const USAGE = `Usage: npm run local -- [options]
   --port P                 the page's port on 127.0.0.1 (default 8090; 0 picks a free one)
   --duration S             stop by itself after S seconds (default: run until Ctrl-C)
   --out DIR                where servers.json for these endpoints goes (default dist/local)
+  --deploy sequential|parallel  apply regions one after another in deploy order (default) or all at once
+  --time-scale F           run the manifests' probe periods and back-offs F times as long (default 1)
+  --fault "CMD; CMD"       faults to run once everything is Ready (also typed in this terminal);
+                           ${FAULT_HELP.replace(/\n\s*/g, ' ')}
   -h, --help               this text`;
 
 function number(name: string, raw: string | undefined, fallback: number, min = 0): number {
@@ -38,6 +44,9 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       duration: { type: 'string' },
       out: { type: 'string' },
+      deploy: { type: 'string' },
+      'time-scale': { type: 'string' },
+      fault: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -48,6 +57,9 @@ async function main(): Promise<void> {
   const regions = values.topology ? loadTopologyFile(values.topology) : [...builtInRegions];
   const duration = values.duration === undefined ? undefined : number('duration', values.duration, 0, 1);
   const port = number('port', values.port, 8090);
+  const deployOrder = values.deploy ?? 'sequential';
+  if (deployOrder !== 'sequential' && deployOrder !== 'parallel') throw new RangeError(`--deploy must be sequential or parallel, got "${deployOrder}"`);
+  const timeScale = number('time-scale', values['time-scale'], 1, 0.01);
 
   let deployment: LocalDeployment | undefined;
   let page: PageServer | undefined;
@@ -69,6 +81,8 @@ async function main(): Promise<void> {
       relaysPerRegion: number('relays-per-region', values['relays-per-region'], 1, 1),
       clientRttMs: parseClientRtt(values['client-rtt']),
       clientJitterMs: number('jitter', values.jitter, 0),
+      deployOrder,
+      timeScale,
       log: (line) => console.log(line),
     });
     page = await startPageServer(deployment, port);
@@ -83,6 +97,18 @@ async function main(): Promise<void> {
   writeFileSync(serversFile, `${JSON.stringify({ servers: deployment.servers() }, null, 2)}\n`);
   console.log(`servers.json at ${serversFile} and ${page.url}servers.json`);
   console.log(`page: ${page.url}  (open it in two tabs; stop the winning relay to watch a failover)`);
+  const fault = async (line: string) => {
+    const words = line.trim().split(/\s+/).filter(Boolean);
+    if (words.length === 0) return;
+    try {
+      console.log(await runFault(deployment!, words));
+    } catch (e) {
+      console.log((e as Error).message);
+    }
+  };
+  for (const command of (values.fault ?? '').split(';')) await fault(command);
+  console.log(FAULT_HELP);
+  if (process.stdin.isTTY) createInterface({ input: process.stdin }).on('line', (line) => void fault(line));
   if (duration !== undefined) {
     setTimeout(() => void stop(`--duration ${duration}`).then(() => process.exit(0)), duration * 1000);
   }

@@ -60,7 +60,9 @@ export function loopbackNatsConf(
     ...conf.cluster,
     host: LOOPBACK,
     port: server.ports.cluster,
-    routes: own.servers.filter((_, i) => i !== serverIndex).map((s) => url(s.ports.cluster)),
+    // Every replica, itself included, as the generated routes list them: nats-server skips a route
+    // to itself, and a one-replica region with JetStream clustered refuses to start without one.
+    routes: own.servers.map((s) => url(s.ports.cluster)),
   };
   conf.jetstream = { ...conf.jetstream, store_dir: `${dataDir}/jetstream` };
   const gateways = conf.gateway.gateways as Array<{ name: string; urls: string[] }>;
@@ -71,7 +73,8 @@ export function loopbackNatsConf(
     gateways: gateways.map((g) => {
       const target = regions.find((r) => r.region === g.name);
       if (!target) throw new Error(`generated config of ${region} names gateway "${g.name}", which has no loopback plan`);
-      return { ...g, urls: target.servers.map((s) => url(s.gatewayAdvertisePort)) };
+      // Servers behind one NodePort advertise the same address: list it once.
+      return { ...g, urls: [...new Set(target.servers.map((s) => url(s.gatewayAdvertisePort)))] };
     }),
   };
   return {

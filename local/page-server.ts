@@ -1,10 +1,11 @@
 // Serves the live page of `npm run local` on loopback: the page, its bundle, servers.json, and
-// a small API to list, stop and restart relays.
+// a small API to see pods and gateway links and to cause faults (the same verbs as local/faults.ts).
 import { readFileSync } from 'node:fs';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { LocalDeployment } from './deployment';
+import { runFault } from './faults';
 
 export async function bundlePage(): Promise<string> {
   const result = await build({
@@ -43,12 +44,28 @@ export async function startPageServer(deployment: LocalDeployment, port = 0): Pr
     }
     if (req.method === 'GET' && url.pathname === '/api/relays') return send(res, 200, 'application/json', JSON.stringify(relayState()));
     if (req.method === 'GET' && url.pathname === '/api/pids') return send(res, 200, 'application/json', JSON.stringify(deployment.pids()));
-    const action = /^\/api\/relays\/([^/]+)\/(stop|start)$/.exec(url.pathname);
+    if (req.method === 'GET' && url.pathname === '/api/cluster') {
+      const cluster = deployment.superCluster;
+      return send(res, 200, 'application/json', JSON.stringify({
+        regions: cluster.topology.regions.map((r) => ({ name: r.name, pods: cluster.regionPods(r.name) })),
+        links: await cluster.gatewayLinks(),
+        partitions: cluster.partitions(),
+      }));
+    }
+    const action = /^\/api\/relays\/([^/]+)\/(stop|start|kill)$/.exec(url.pathname);
     if (req.method === 'POST' && action) {
       const relay = deployment.relays.find((r) => r.id === decodeURIComponent(action[1]));
       if (!relay) return send(res, 404, 'application/json', JSON.stringify({ error: `no relay ${action[1]}` }));
-      await (action[2] === 'stop' ? relay.stop() : relay.start());
+      await (action[2] === 'stop' ? relay.stop() : action[2] === 'kill' ? relay.kill() : relay.start());
       return send(res, 200, 'application/json', JSON.stringify(relayState()));
+    }
+    if (req.method === 'POST' && url.pathname === '/api/fault') {
+      const words = (url.searchParams.get('do') ?? '').split(/\s+/).filter(Boolean);
+      try {
+        return send(res, 200, 'application/json', JSON.stringify({ done: await runFault(deployment, words) }));
+      } catch (e) {
+        return send(res, 400, 'application/json', JSON.stringify({ error: (e as Error).message }));
+      }
     }
     return send(res, 404, 'text/plain', 'not found');
   };

@@ -78,6 +78,12 @@ export class LocalRelay {
     await this.process?.stop(10_000);
   }
 
+  /** SIGKILL: the relay dies without a word; its clients see the socket drop. */
+  async kill(): Promise<void> {
+    this.process?.kill('SIGKILL');
+    await this.process?.exited;
+  }
+
   async close(): Promise<void> {
     await this.stop();
     await this.proxy?.close();

@@ -116,6 +116,54 @@ async function main(): Promise<void> {
   };
   await refresh();
   setInterval(() => void refresh().catch(() => undefined), 1000);
+  await setUpFaults();
+}
+
+interface ClusterState {
+  regions: Array<{ name: string; pods: Array<{ name: string; ready: boolean; running: boolean; paused: boolean; restarts: number }> }>;
+  links: Array<{ from: string; to: string; up: boolean }>;
+  partitions: Array<{ a: string; b: string; mode: string }>;
+}
+
+async function fault(command: string): Promise<void> {
+  const res = await fetch(`/api/fault?do=${encodeURIComponent(command)}`, { method: 'POST' });
+  const body = (await res.json()) as { done?: string; error?: string };
+  log(body.done ?? `fault refused: ${body.error}`);
+}
+
+/** Fault buttons are built once (re-created buttons would swallow clicks); the state below them is redrawn. */
+async function setUpFaults(): Promise<void> {
+  const first = (await (await fetch('/api/cluster')).json()) as ClusterState;
+  const controls = $('faults');
+  const button = (label: string, command: string) => {
+    const b = document.createElement('button');
+    b.textContent = label;
+    b.onclick = () => void fault(command);
+    controls.appendChild(b);
+  };
+  for (const r of first.regions) {
+    button(`stop ${r.name}`, `stop-region ${r.name}`);
+    button(`start ${r.name}`, `start-region ${r.name}`);
+  }
+  const names = first.regions.map((r) => r.name);
+  names.forEach((a, i) => names.slice(i + 1).forEach((b) => {
+    button(`black-hole ${a}↔${b}`, `partition ${a} ${b} blackhole`);
+    button(`reset ${a}↔${b}`, `partition ${a} ${b} reset`);
+    button(`heal ${a}↔${b}`, `heal ${a} ${b}`);
+  }));
+  ($('fault-form') as HTMLFormElement).onsubmit = (e) => {
+    e.preventDefault();
+    void fault(($('fault-input') as HTMLInputElement).value);
+  };
+  const draw = async () => {
+    const state = (await (await fetch('/api/cluster')).json()) as ClusterState;
+    const pods = state.regions.map((r) => `${r.name}: ${r.pods.map((p) => `${p.name} ${!p.running ? 'down' : p.ready ? 'Ready' : 'not Ready'}${p.paused ? ' (SIGSTOP)' : ''}${p.restarts ? ` ↻${p.restarts}` : ''}`).join(', ')}`);
+    const links = state.links.map((l) => `${l.from} → ${l.to}: ${l.up ? 'up' : 'DOWN'}`);
+    const parts = state.partitions.map((p) => `${p.a} ↔ ${p.b} partitioned (${p.mode})`);
+    $('cluster').textContent = [...pods, ...links, ...parts].join('\n');
+  };
+  $('cluster').style.whiteSpace = 'pre';
+  setInterval(() => void draw().catch(() => undefined), 1000);
 }
 
 // Rows are kept and updated in place: re-creating them every second would swallow clicks.

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NATS_MAX_PAYLOAD } from '../../topology/constants';
-import { NATS_SERVER_BIN } from '../../local/nats-supercluster';
+import { NATS_SERVER_BIN } from '../../local/nats-server';
 import { freePort } from './ports';
 import { ManagedProcess, spawnProcess, waitForHttp } from './processes';
 

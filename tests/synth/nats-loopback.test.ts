@@ -28,9 +28,9 @@ describe('loopback re-addressing of a generated nats.conf', () => {
     expect(strip(after)).toEqual(strip(before));
   });
 
-  it('binds loopback ports and routes to the other replicas of its region', () => {
+  it('binds loopback ports and routes to every replica of its region, itself included', () => {
     expect(after).toMatchObject({ host: '127.0.0.1', port: 10010, http: '127.0.0.1:10013', pid_file: '/tmp/x/nats.pid' });
-    expect(after.cluster).toMatchObject({ host: '127.0.0.1', port: 10011, routes: ['nats://127.0.0.1:10001', 'nats://127.0.0.1:10021'] });
+    expect(after.cluster).toMatchObject({ host: '127.0.0.1', port: 10011, routes: ['nats://127.0.0.1:10001', 'nats://127.0.0.1:10011', 'nats://127.0.0.1:10021'] });
     expect(after.jetstream.store_dir).toBe('/tmp/x/jetstream');
   });
 
