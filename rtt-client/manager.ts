@@ -26,7 +26,7 @@ export interface ConnectionManagerOptions {
   userId: Uint8Array | string;
   /** appended to every server URL, e.g. `/lobby/alice/room-1` or `/lobby?token=…` (default: none) */
   path?: string;
-  /** probe interval during an election (default 200 ms) */
+  /** probe interval during an election (default 50 ms) */
   probeIntervalMs?: number;
   /** probe interval of the active connection (default 1000 ms) */
   activeProbeIntervalMs?: number;
@@ -74,7 +74,8 @@ export interface ConnectionManagerOptions {
 
 export type ManagerState = 'idle' | 'electing' | 'active' | 'lost' | 'closed';
 export type CandidateRole = 'candidate' | 'active' | 'standby';
-export type SwitchReason = 'closed' | 'error' | 'silent' | 'degraded';
+/** 'better': after a failover, a surviving server proved faster than the one taken over */
+export type SwitchReason = 'closed' | 'error' | 'silent' | 'degraded' | 'better';
 
 export interface ElectedEvent {
   server: ServerEntry;
@@ -166,7 +167,8 @@ interface Candidate {
 interface Election {
   /** background: a connection stays active meanwhile */
   background: boolean;
-  reason: 'start' | 'retry' | 'online' | 'failover' | 'standby' | 'degraded';
+  /** 'recheck': after a failover the new active competes with the survivors and yields to a proven-better one */
+  reason: 'start' | 'retry' | 'online' | 'failover' | 'standby' | 'degraded' | 'recheck';
   startedAt: number;
   candidates: Set<Candidate>;
   timer: TimerHandle;
@@ -174,7 +176,8 @@ interface Election {
 
 const DEFAULTS = {
   path: '',
-  probeIntervalMs: 200,
+  // a sample every 50 ms: the samples, not the rule, are what a decision within 1 s lacks at 200 ms
+  probeIntervalMs: 50,
   activeProbeIntervalMs: 1000,
   standbyProbeIntervalMs: 2000,
   probeTimeoutMs: 2000,
@@ -348,10 +351,14 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
   private startElection(background: boolean, reason: Election['reason']): void {
     if (this.state === 'closed') return; // a listener may have closed us mid-transition
     const candidates = new Set<Candidate>();
-    this.servers.forEach((server, index) => {
-      if (this.active?.index === index) return;
-      if (this.standby?.index === index && this.standby.state !== 'closed') {
-        candidates.add(this.standby); // already open and measured: it competes as it is
+    this.servers.forEach((_server, index) => {
+      const live = this.latest.get(index);
+      if (live !== undefined && live === this.active) {
+        if (reason === 'recheck') candidates.add(live);
+        return;
+      }
+      if (live !== undefined && live.state !== 'closed') {
+        candidates.add(live); // already open (a standby, or kept to find one): it competes as it is
         return;
       }
       candidates.add(this.openCandidate(index));
@@ -384,6 +391,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
       alive: c.state !== 'closed',
       samples: c.window.samples(),
       pendingMs: pendingMs(c, now),
+      connecting: c.state === 'connecting',
     }));
     const decision = decide(evidence, this.rules, elapsedMs);
     if (decision.kind === 'undecided') return;
@@ -394,7 +402,13 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     const winner = decision.kind === 'elected' ? byIndex(decision.winner) : undefined;
     const runnerUp = decision.kind === 'elected' ? byIndex(decision.runnerUp) : undefined;
     for (const c of election.candidates) c.inElection = false;
-    for (const c of election.candidates) if (c !== winner && c !== runnerUp) this.dropCandidate(c, 'not elected');
+    // No runner-up with a sample yet (an early decision): keep the others open and measure them for a
+    // standby rather than leave the call without one.
+    const seekStandby = (!election.background || election.reason === 'recheck') && winner !== undefined && runnerUp === undefined &&
+      [...election.candidates].some((c) => c !== winner && c !== this.active && c.state !== 'closed');
+    for (const c of election.candidates) {
+      if (c !== winner && c !== runnerUp && c !== this.active && !seekStandby) this.dropCandidate(c, 'not elected');
+    }
 
     if (!election.background) {
       if (winner === undefined || decision.kind !== 'elected') {
@@ -408,10 +422,15 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
       this.emit('elected', { server: winner.server, rttMs, why: decision.why, elapsedMs, standby: runnerUp?.server });
       this.deliverBuffered(winner);
       this.flushOutbox();
+      if (seekStandby && this.state === 'active' && this.election === undefined) this.startElection(true, 'standby');
       return;
     }
 
     const active = this.active!;
+    if (election.reason === 'recheck') {
+      this.concludeRecheck(active, winner, runnerUp, decision.kind === 'elected' ? decision.why : undefined, seekStandby);
+      return;
+    }
     const currentMs = median(active.window.samples(this.settings.degradeSamples));
     if (election.reason === 'degraded' && winner !== undefined && provenBetter(winner.window.samples(), currentMs, this.rules)) {
       this.setStandby(runnerUp);
@@ -425,6 +444,39 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     this.setStandby(winner);
     if (winner === undefined) this.scheduleStandbySearch();
     else this.standbyAttempts = 0;
+  }
+
+  /**
+   * After a failover the active connection competed with the survivors: a survivor that beat it
+   * clearly takes over; otherwise it stays and the best of the others is the standby.
+   */
+  private concludeRecheck(active: Candidate, winner: Candidate | undefined, runnerUp: Candidate | undefined, why: 'clear' | 'timeout' | undefined, seekStandby: boolean): void {
+    if (winner !== undefined && winner !== active && why === 'clear') {
+      this.switchTo(winner, 'better');
+      if (runnerUp === active) this.setStandby(active);
+      else {
+        this.dropCandidate(active, 'a faster server took over');
+        this.setStandby(runnerUp);
+      }
+    } else {
+      const next = winner === active ? runnerUp : winner;
+      if (runnerUp !== undefined && runnerUp !== next && runnerUp !== active) this.dropCandidate(runnerUp, 'not elected');
+      this.setStandby(next);
+    }
+    if (this.state !== 'active' || this.election !== undefined) return;
+    if (seekStandby || this.standby === undefined) {
+      if ([...this.latest.values()].some((c) => c !== this.active && c.state !== 'closed')) this.startElection(true, 'standby');
+      else this.scheduleStandbySearch();
+    } else this.standbyAttempts = 0;
+  }
+
+  /** Stops the running election without deciding; its candidates stay open for the next one. */
+  private abandonElection(): void {
+    const election = this.election;
+    if (election === undefined) return;
+    this.clock.clearTimeout(election.timer);
+    for (const c of election.candidates) c.inElection = false;
+    this.election = undefined;
   }
 
   private enterLost(): void {
@@ -501,8 +553,9 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
       this.election?.candidates.delete(standby);
       standby.inElection = false;
       this.switchTo(standby, reason, code);
-      if (this.election === undefined) this.startElection(true, 'standby');
-      else this.evaluate();
+      // the standby may have been the wrong runner-up: keep measuring the survivors against it
+      this.abandonElection();
+      this.startElection(true, 'recheck');
       return;
     }
     this.active = undefined;
