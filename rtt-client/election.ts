@@ -16,7 +16,8 @@
 //       minimum lies more than d above its floor with probability about e^(−n·d/s));
 //     - with fewer: every sample it has is above the leader's bound (p90 + margin) AND what it has not
 //       done yet proves it is slower too: its oldest unanswered probe is older than twice that bound,
-//       or its still-pending connection (two round trips at least) older than three times it.
+//       or its still-pending connection (two round trips at least) older than three times it, plus
+//       `silenceGraceMs` either way (a queueing spike must not make the faster server look absent).
 //   So a candidate that never connects or never answers stops blocking the decision soon, and at the
 //   latest at the election timeout.
 // Ranking: the lower RTT estimate (mean without the slowest 20 % of samples, see stats.ts), then
@@ -51,6 +52,8 @@ export interface ElectionRules {
   clearMarginRatio: number;
   /** how many times its own spread the floors must be apart, per sample (see `clearlyBehind`) */
   floorConfidence: number;
+  /** added to how long a candidate with too few samples must have kept us waiting to count as slower */
+  silenceGraceMs: number;
   /** decide with what we have after this long */
   timeoutMs: number;
   /** a transport that wins near-ties: it may only overtake a leader whose RTT estimate is within `preferenceMarginMs` */
@@ -63,7 +66,8 @@ export const DEFAULT_ELECTION_RULES: ElectionRules = {
   minSamplesAtTimeout: 2,
   clearMarginMs: 1,
   clearMarginRatio: 0.02,
-  floorConfidence: 6,
+  floorConfidence: 8,
+  silenceGraceMs: 250,
   // the videocall client decides at its 2 s election period: never later than it
   timeoutMs: 2000,
   preferenceMarginMs: 10,
@@ -82,6 +86,7 @@ export function validateRules(rules: ElectionRules): void {
   positive('clearMarginMs', rules.clearMarginMs);
   positive('clearMarginRatio', rules.clearMarginRatio);
   positive('floorConfidence', rules.floorConfidence);
+  positive('silenceGraceMs', rules.silenceGraceMs);
   positive('timeoutMs', rules.timeoutMs);
   positive('preferenceMarginMs', rules.preferenceMarginMs);
   for (const name of ['minSamples', 'minSamplesAtTimeout'] as const) {
@@ -137,7 +142,8 @@ export function clearlyBehind(leader: CandidateEvidence, rival: CandidateEvidenc
   const lead = leader.samples;
   if (rival.samples.length < rules.minSamples) {
     const bound = clearBound(lead, rules);
-    const waited = rival.connecting ? 3 * bound : 2 * bound;
+    // a queueing spike (hundreds of ms on real paths) must not make a faster server look absent
+    const waited = (rival.connecting ? 3 * bound : 2 * bound) + rules.silenceGraceMs;
     return rival.pendingMs > waited && rival.samples.every((s) => s > bound);
   }
   const leaderMin = Math.min(...lead);

@@ -177,7 +177,7 @@ interface Election {
 const DEFAULTS = {
   path: '',
   // a sample every 50 ms: the samples, not the rule, are what a decision within 1 s lacks at 200 ms
-  probeIntervalMs: 50,
+  probeIntervalMs: 25,
   activeProbeIntervalMs: 1000,
   standbyProbeIntervalMs: 2000,
   probeTimeoutMs: 2000,
