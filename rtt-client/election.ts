@@ -7,8 +7,8 @@
 // minimum alone misleads, it must be confirmed by the trimmed mean (see `clearlyBehind`).
 //
 // "Clearly ahead" rule (the early decision):
-//   The leader is the best-ranked candidate (see `rank`) and has at least `minSamples` RTT samples.
-//   Every other live candidate is clearly behind it:
+//   The leader is the best-ranked candidate (see `rank`), has at least `minSamples` RTT samples and
+//   no unanswered probe older than its bound (p90 + margin). Every other live candidate is clearly behind it:
 //     - with at least `minSamples` samples: floors apart. d = its minimum − the leader's minimum must be
 //       above max(clearMarginMs, clearMarginRatio × the leader's minimum), its RTT estimate above the
 //       leader's, and d must be large against BOTH candidates' own spread s = estimate − minimum:
@@ -164,7 +164,9 @@ export function decide(candidates: readonly CandidateEvidence[], rules: Election
   const runnerUpOf = (winner: CandidateEvidence) => ranked.find((c) => c !== winner)?.index;
 
   const leader = ranked[0];
-  if (leader !== undefined && leader.samples.length >= rules.minSamples) {
+  // probes are pipelined, so fast replies arrive first: an unanswered probe of the leader older than
+  // its bound is a slow sample still to come, and it waits for it
+  if (leader !== undefined && leader.samples.length >= rules.minSamples && leader.pendingMs <= clearBound(leader.samples, rules)) {
     if (alive.every((c) => c === leader || clearlyBehind(leader, c, rules))) {
       return { kind: 'elected', winner: leader.index, runnerUp: runnerUpOf(leader), why: 'clear' };
     }
