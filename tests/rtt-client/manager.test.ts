@@ -357,3 +357,46 @@ test('a listener that closes the manager mid-failover leaves nothing open', () =
   for (const s of h.net.servers) expect(s.live).toBeUndefined();
   expect(h.net.servers[2].connections).toHaveLength(1); // no background election after close
 });
+
+describe('honest standby', () => {
+  test.each([
+    {
+      name: 'a runner-up with no sample at an early decision is kept and becomes the standby once it answers',
+      servers: { a: fast(20), b: { connectMs: 20 } } as Record<string, Behaviour>,
+      then: (h: Harness) => { h.net.servers[1].behaviour.rtt = steady(60); },
+      standby: 'b',
+    },
+    {
+      name: 'a runner-up still connecting at an early decision becomes the standby once it opens',
+      servers: { a: fast(20), b: { connectMs: 1500, rtt: steady(60) } } as Record<string, Behaviour>,
+      then: () => undefined,
+      standby: 'b',
+    },
+  ])('$name', ({ servers, then, standby }) => {
+    const h = harness(Object.entries(servers));
+    elect(h);
+    expect(h.manager.standbyServer).toBeUndefined();
+    then(h);
+    h.clock.advanceUntil(() => h.manager.standbyServer !== undefined, 10000);
+    expect(h.manager.standbyServer?.region).toBe(standby);
+    expect(h.manager.activeServer?.region).toBe('a');
+  });
+
+  test.each([
+    { name: 'the standby was the wrong runner-up: the call moves to the proven-faster survivor', standbyRtt: 80, survivorRtt: 40, finalActive: 'c', moved: true },
+    { name: 'the standby is the best survivor: the call stays there', standbyRtt: 40, survivorRtt: 80, finalActive: 'b', moved: false },
+  ])('$name', ({ standbyRtt, survivorRtt, finalActive, moved }) => {
+    // c answers only after the election, so b is the standby whatever its RTT
+    const h = harness([['a', fast(20)], ['b', fast(standbyRtt)], ['c', { connectMs: 20 }]]);
+    elect(h);
+    h.net.servers[2].behaviour.rtt = steady(survivorRtt);
+    h.clock.advanceUntil(() => h.manager.standbyServer?.region === 'b', 10000);
+    h.net.servers[0].behaviour = { connectMs: undefined };
+    h.net.servers[0].live!.serverClose(1006);
+    expect(h.manager.activeServer?.region).toBe('b');
+    h.clock.advance(5000);
+    expect(h.manager.activeServer?.region).toBe(finalActive);
+    expect(h.switched.some((s) => s.reason === 'better')).toBe(moved);
+    expect(h.manager.standbyServer).toBeDefined();
+  });
+});
