@@ -39,6 +39,8 @@ export interface CandidateEvidence {
   pendingMs: number;
   /** its connection is not open yet (so pendingMs spans at least two round trips) */
   connecting?: boolean;
+  /** ages of its unanswered probes (each a lower bound of that probe's RTT) */
+  pendingAges?: readonly number[];
 }
 
 export interface ElectionRules {
@@ -149,11 +151,16 @@ export function clearlyBehind(leader: CandidateEvidence, rival: CandidateEvidenc
   const leaderMin = Math.min(...lead);
   const d = Math.min(...rival.samples) - leaderMin;
   if (!(d > Math.max(rules.clearMarginMs, rules.clearMarginRatio * leaderMin))) return false;
-  if (!(rttEstimate(rival.samples) > rttEstimate(lead))) return false;
+  // Probes are pipelined, so a path's fast replies arrive before its slow ones: an unanswered probe
+  // of the leader older than its median is a slow sample still to come. Counting its age (a lower
+  // bound of its RTT) only makes the leader look slower and less steady, never faster.
+  const middle = median(lead);
+  const leaderEvidence = [...lead, ...(leader.pendingAges ?? []).filter((age) => age > middle)];
+  if (!(rttEstimate(rival.samples) > rttEstimate(leaderEvidence))) return false;
   // zero spread (identical samples) makes the ratio infinite: a steady path is its floor
   return (
     (rival.samples.length * d) / spread(rival.samples) >= rules.floorConfidence &&
-    (lead.length * d) / spread(lead) >= rules.floorConfidence
+    (leaderEvidence.length * d) / spread(leaderEvidence) >= rules.floorConfidence
   );
 }
 

@@ -392,6 +392,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
       samples: c.window.samples(),
       pendingMs: pendingMs(c, now),
       connecting: c.state === 'connecting',
+      pendingAges: [...c.outstanding.values()].map((sentAt) => now - sentAt),
     }));
     const decision = decide(evidence, this.rules, elapsedMs);
     if (decision.kind === 'undecided') return;

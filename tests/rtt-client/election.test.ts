@@ -166,6 +166,15 @@ describe('the floor test (clearlyBehind): floors apart by many times each side\'
     expect(clearlyBehind(cand(0, leader), cand(1, rival), rules)).toBe(expected);
   });
 
+  test('the leader\'s unanswered probes older than its median count as (lower bounds of) slow samples', () => {
+    const rival = cand(1, [45, 45, 45]);
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15]), rival, rules)).toBe(true);
+    // the same replies, with two slow probes still out: a bimodal path, not a steady 15 ms one
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [70, 80] }), rival, rules)).toBe(false);
+    // young probes (below its median) say nothing
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [5, 10] }), rival, rules)).toBe(true);
+  });
+
   test('the leader\'s own unanswered slow probe holds the decision (pipelined probes return fast replies first)', () => {
     const candidates = [cand(0, [15, 15, 15], { pendingMs: 60 }), cand(1, [45, 45, 45])];
     expect(decide(candidates, rules, 500)).toEqual({ kind: 'undecided' });

@@ -66,6 +66,12 @@ describe('election scenarios', () => {
     { name: 'clear winner last in the list', servers: { a: fast(100), b: fast(60), c: fast(20) }, winner: 'c', standby: 'b', why: 'clear', within: 1000 },
     { name: 'near-tie goes to the timeout and the lower median', servers: { a: fast(31), b: fast(30) }, winner: 'b', standby: 'a', why: 'timeout', within: 3100 },
     { name: 'exact tie: list order', servers: { a: fast(30), b: fast(30) }, winner: 'a', standby: 'b', why: 'timeout', within: 3100 },
+    {
+      name: 'jitter overlapping a steady rival is not "clearly ahead"; the lower RTT estimate wins at the timeout',
+      // pipelined probes bring a's 15 ms replies back first: its unanswered slow probes must count
+      servers: { a: { connectMs: 20, rtt: cycle([30, 90, 85]) }, b: fast(45) },
+      winner: 'b', standby: 'a', why: 'timeout', within: 2100,
+    },
     // a reachable runner-up without a sample is kept open, to be measured as a standby
     { name: 'one candidate silent does not delay a clear decision', servers: { a: fast(20), b: { connectMs: 20 } }, winner: 'a', standby: undefined, seeking: 'b', why: 'clear', within: 1000 },
     { name: 'one candidate never connects', servers: { a: { connectMs: undefined }, b: fast(40) }, winner: 'b', standby: undefined, seeking: 'a', why: 'clear', within: 1000 },
