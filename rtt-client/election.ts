@@ -7,8 +7,9 @@
 // minimum alone misleads, it must be confirmed by the trimmed mean (see `clearlyBehind`).
 //
 // "Clearly ahead" rule (the early decision):
-//   The leader is the best-ranked candidate (see `rank`), has at least `minSamples` RTT samples and
-//   no unanswered probe older than its bound (p90 + margin). Every other live candidate is clearly behind it:
+//   The leader is the best-ranked candidate (see `rank`) and has at least `minSamples` RTT samples;
+//   its unanswered probes older than its median count as samples of their age (see `clearlyBehind`).
+//   Every other live candidate is clearly behind it:
 //     - with at least `minSamples` samples: floors apart. d = its minimum − the leader's minimum must be
 //       above max(clearMarginMs, clearMarginRatio × the leader's minimum), its RTT estimate above the
 //       leader's, and d must be large against BOTH candidates' own spread s = estimate − minimum:
@@ -154,8 +155,10 @@ export function clearlyBehind(leader: CandidateEvidence, rival: CandidateEvidenc
   // Probes are pipelined, so a path's fast replies arrive before its slow ones: an unanswered probe
   // of the leader older than its median is a slow sample still to come. Counting its age (a lower
   // bound of its RTT) only makes the leader look slower and less steady, never faster.
+  // A probe unanswered for much longer than the path's bound is presumed lost: loss is not slowness.
   const middle = median(lead);
-  const leaderEvidence = [...lead, ...(leader.pendingAges ?? []).filter((age) => age > middle)];
+  const lostAfter = 2 * clearBound(lead, rules) + rules.silenceGraceMs;
+  const leaderEvidence = [...lead, ...(leader.pendingAges ?? []).filter((age) => age > middle && age <= lostAfter)];
   if (!(rttEstimate(rival.samples) > rttEstimate(leaderEvidence))) return false;
   // zero spread (identical samples) makes the ratio infinite: a steady path is its floor
   return (
@@ -171,9 +174,7 @@ export function decide(candidates: readonly CandidateEvidence[], rules: Election
   const runnerUpOf = (winner: CandidateEvidence) => ranked.find((c) => c !== winner)?.index;
 
   const leader = ranked[0];
-  // probes are pipelined, so fast replies arrive first: an unanswered probe of the leader older than
-  // its bound is a slow sample still to come, and it waits for it
-  if (leader !== undefined && leader.samples.length >= rules.minSamples && leader.pendingMs <= clearBound(leader.samples, rules)) {
+  if (leader !== undefined && leader.samples.length >= rules.minSamples) {
     if (alive.every((c) => c === leader || clearlyBehind(leader, c, rules))) {
       return { kind: 'elected', winner: leader.index, runnerUp: runnerUpOf(leader), why: 'clear' };
     }

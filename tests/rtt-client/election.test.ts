@@ -175,10 +175,11 @@ describe('the floor test (clearlyBehind): floors apart by many times each side\'
     expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [5, 10] }), rival, rules)).toBe(true);
   });
 
-  test('the leader\'s own unanswered slow probe holds the decision (pipelined probes return fast replies first)', () => {
-    const candidates = [cand(0, [15, 15, 15], { pendingMs: 60 }), cand(1, [45, 45, 45])];
-    expect(decide(candidates, rules, 500)).toEqual({ kind: 'undecided' });
-    expect(decide([cand(0, [15, 15, 15], { pendingMs: 10 }), cand(1, [45, 45, 45])], rules, 500)).toMatchObject({ kind: 'elected', winner: 0, why: 'clear' });
+  test('a probe unanswered far beyond the leader\'s bound is presumed lost, not slow', () => {
+    const rival = cand(1, [45, 45, 45]);
+    // bound 15 + 1 ms → presumed lost after 2 × 16 + 250 = 282 ms
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [280, 280, 280, 280, 280] }), rival, rules)).toBe(false);
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [283, 283, 283, 283, 283] }), rival, rules)).toBe(true);
   });
 });
 
