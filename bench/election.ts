@@ -393,7 +393,7 @@ streams of the same seeds).
 | --- | --- | --- | --- | --- | --- | --- |
 ${standby.map((c) => `| ${NETWORKS[c.network]} | ${pct(c.ours.held)} | ${pct(c.ours.switchedToStandby)} | ${pct(c.ours.onBest)} | ${fmt.ms(c.ours.toBest.p50)} / ${fmt.ms(c.ours.toBest.max)} | ${pct(c.theirs.onBest)} | ${fmt.ms(c.theirs.toBest.p50)} |`).join('\n')}
 
-Seed ${opts.seed}; the whole simulation took ${(wallMs / 1000).toFixed(1)} s of CPU time on this machine.
+Seed ${opts.seed}; the whole simulation took ${(wallMs / 1000).toFixed(1)} s (wall clock) on this shared machine.
 `;
   return {
     name: 'election', title: 'Election', rows, details,
