@@ -1,20 +1,31 @@
 // The election decision, pure: given what each candidate has shown so far, is there a winner?
 //
+// An RTT sample is a propagation floor plus queueing that is never negative: a path is never faster
+// than its floor, and its samples pile up just above it (with rare spikes far above). So the early
+// ("clear") decision is a sequential test on the lowest samples, which under that model need far fewer
+// samples than any mean; and because real noise can also look like symmetric jitter, where the
+// minimum alone misleads, it must be confirmed by the trimmed mean (see `clearlyBehind`).
+//
 // "Clearly ahead" rule (the early decision):
-//   The leader is the best-ranked candidate (see `rank`) and has at least `minSamples` RTT samples.
-//   Let bound = leader.p90 + max(clearMarginMs, clearMarginRatio × leader.median).
-//   Every other live candidate must be clearly behind that bound:
-//     - with at least `minSamples` samples: its p10 is above the bound (no overlap that jitter explains);
-//     - with fewer: every sample it has is above the bound AND what it has not done yet proves it is
-//       slower too: its oldest unanswered probe (or its still-pending connection, which takes at least
-//       one round trip) is older than the bound.
-//   So a candidate that never connects or never answers stops blocking the decision as soon as it has
-//   been silent longer than the leader's round trip, and at the latest at the election timeout.
+//   The leader is the best-ranked candidate (see `rank`) and has at least `minSamples` RTT samples;
+//   its unanswered probes older than its median count as samples of their age (see `clearlyBehind`).
+//   Every other live candidate is clearly behind it:
+//     - with at least `minSamples` samples: floors apart. d = its minimum − the leader's minimum must be
+//       above max(clearMarginMs, clearMarginRatio × the leader's minimum), its RTT estimate above the
+//       leader's, and d must be large against BOTH candidates' own spread s = estimate − minimum:
+//       n × d / s ≥ floorConfidence for each of them (with n samples of exponential-like queueing, a
+//       minimum lies more than d above its floor with probability about e^(−n·d/s));
+//     - with fewer: every sample it has is above the leader's bound (p90 + margin) AND what it has not
+//       done yet proves it is slower too: its oldest unanswered probe is older than twice that bound,
+//       or its still-pending connection (two round trips at least) older than three times it, plus
+//       `silenceGraceMs` either way (a queueing spike must not make the faster server look absent).
+//   So a candidate that never connects or never answers stops blocking the decision soon, and at the
+//   latest at the election timeout.
 // Ranking: the lower RTT estimate (mean without the slowest 20 % of samples, see stats.ts), then
 // the lower median, then the lower p90, then the earlier server in the list.
 // At the timeout the best-ranked candidate with at least `minSamplesAtTimeout` samples wins.
 // A single sample never decides: both minimums must be at least 2.
-import { median, p10, p90, rttEstimate } from './stats';
+import { median, p90, rttEstimate } from './stats';
 import type { TransportKind } from './transport';
 
 export interface CandidateEvidence {
@@ -27,6 +38,10 @@ export interface CandidateEvidence {
   samples: readonly number[];
   /** ms it has kept us waiting: age of its oldest unanswered probe, or of its pending connection */
   pendingMs: number;
+  /** its connection is not open yet (so pendingMs spans at least two round trips) */
+  connecting?: boolean;
+  /** ages of its unanswered probes (each a lower bound of that probe's RTT) */
+  pendingAges?: readonly number[];
 }
 
 export interface ElectionRules {
@@ -34,10 +49,14 @@ export interface ElectionRules {
   minSamples: number;
   /** samples the winner needs at the timeout */
   minSamplesAtTimeout: number;
-  /** absolute part of the margin between the leader's p90 and the others' p10 */
+  /** smallest gap between two candidates' minimums that decides early (absolute part) */
   clearMarginMs: number;
-  /** relative part of that margin, as a fraction of the leader's median */
+  /** relative part of that gap, as a fraction of the leader's minimum */
   clearMarginRatio: number;
+  /** how many times its own spread the floors must be apart, per sample (see `clearlyBehind`) */
+  floorConfidence: number;
+  /** added to how long a candidate with too few samples must have kept us waiting to count as slower */
+  silenceGraceMs: number;
   /** decide with what we have after this long */
   timeoutMs: number;
   /** a transport that wins near-ties: it may only overtake a leader whose RTT estimate is within `preferenceMarginMs` */
@@ -48,9 +67,12 @@ export interface ElectionRules {
 export const DEFAULT_ELECTION_RULES: ElectionRules = {
   minSamples: 3,
   minSamplesAtTimeout: 2,
-  clearMarginMs: 5,
-  clearMarginRatio: 0.1,
-  timeoutMs: 3000,
+  clearMarginMs: 1,
+  clearMarginRatio: 0.02,
+  floorConfidence: 8,
+  silenceGraceMs: 250,
+  // the videocall client decides at its 2 s election period: never later than it
+  timeoutMs: 2000,
   preferenceMarginMs: 10,
 };
 
@@ -66,6 +88,8 @@ export function validateRules(rules: ElectionRules): void {
   };
   positive('clearMarginMs', rules.clearMarginMs);
   positive('clearMarginRatio', rules.clearMarginRatio);
+  positive('floorConfidence', rules.floorConfidence);
+  positive('silenceGraceMs', rules.silenceGraceMs);
   positive('timeoutMs', rules.timeoutMs);
   positive('preferenceMarginMs', rules.preferenceMarginMs);
   for (const name of ['minSamples', 'minSamplesAtTimeout'] as const) {
@@ -111,6 +135,38 @@ export function provenBetter(challenger: readonly number[], currentMs: number, r
   return challenger.length >= rules.minSamples && clearBound(challenger, rules) < currentMs;
 }
 
+/** a candidate's spread above its lowest sample: the scale of its queueing */
+function spread(samples: readonly number[]): number {
+  return rttEstimate(samples) - Math.min(...samples);
+}
+
+/** The sequential floor test (see the header) of `rival` against `leader`. */
+export function clearlyBehind(leader: CandidateEvidence, rival: CandidateEvidence, rules: ElectionRules): boolean {
+  const lead = leader.samples;
+  if (rival.samples.length < rules.minSamples) {
+    const bound = clearBound(lead, rules);
+    // a queueing spike (hundreds of ms on real paths) must not make a faster server look absent
+    const waited = (rival.connecting ? 3 * bound : 2 * bound) + rules.silenceGraceMs;
+    return rival.pendingMs > waited && rival.samples.every((s) => s > bound);
+  }
+  const leaderMin = Math.min(...lead);
+  const d = Math.min(...rival.samples) - leaderMin;
+  if (!(d > Math.max(rules.clearMarginMs, rules.clearMarginRatio * leaderMin))) return false;
+  // Probes are pipelined, so a path's fast replies arrive before its slow ones: an unanswered probe
+  // of the leader older than its median is a slow sample still to come. Counting its age (a lower
+  // bound of its RTT) only makes the leader look slower and less steady, never faster.
+  // A probe unanswered for much longer than the path's bound is presumed lost: loss is not slowness.
+  const middle = median(lead);
+  const lostAfter = 2 * clearBound(lead, rules) + rules.silenceGraceMs;
+  const leaderEvidence = [...lead, ...(leader.pendingAges ?? []).filter((age) => age > middle && age <= lostAfter)];
+  if (!(rttEstimate(rival.samples) > rttEstimate(leaderEvidence))) return false;
+  // zero spread (identical samples) makes the ratio infinite: a steady path is its floor
+  return (
+    (rival.samples.length * d) / spread(rival.samples) >= rules.floorConfidence &&
+    (leaderEvidence.length * d) / spread(leaderEvidence) >= rules.floorConfidence
+  );
+}
+
 export function decide(candidates: readonly CandidateEvidence[], rules: ElectionRules, elapsedMs: number): Decision {
   const alive = candidates.filter((c) => c.alive);
   if (alive.length === 0) return { kind: 'none' };
@@ -119,13 +175,9 @@ export function decide(candidates: readonly CandidateEvidence[], rules: Election
 
   const leader = ranked[0];
   if (leader !== undefined && leader.samples.length >= rules.minSamples) {
-    const bound = clearBound(leader.samples, rules);
-    const behind = alive.every((c) => {
-      if (c === leader) return true;
-      if (c.samples.length >= rules.minSamples) return p10(c.samples) > bound;
-      return c.pendingMs > bound && c.samples.every((s) => s > bound);
-    });
-    if (behind) return { kind: 'elected', winner: leader.index, runnerUp: runnerUpOf(leader), why: 'clear' };
+    if (alive.every((c) => c === leader || clearlyBehind(leader, c, rules))) {
+      return { kind: 'elected', winner: leader.index, runnerUp: runnerUpOf(leader), why: 'clear' };
+    }
   }
 
   if (elapsedMs < rules.timeoutMs) return { kind: 'undecided' };

@@ -1,80 +1,21 @@
 // ConnectionManager: opens every candidate, elects the fastest by measured RTT, keeps the runner-up
 // as a warm standby and fails over to it. A state machine driven only by transport events and the
 // injected clock's timers, so the same code runs in browsers, in Node and under a fake clock.
-import { CodecError, PacketType, decodePacketWrapper, encodeRttProbe, readRttProbeTimestamp, utf8 } from '../protocol';
-import { systemClock, type Clock, type TimerHandle } from './clock';
-import { DEFAULT_ELECTION_RULES, decide, provenBetter, validateRules, type CandidateEvidence, type ElectionRules } from './election';
+import { Candidate, type CandidateContext, type CandidateDiagnostics, type CandidateEvents } from './candidate';
+import type { Clock, TimerHandle } from './clock';
+import { decide, provenBetter, type ElectionRules } from './election';
 import { Emitter } from './emitter';
-import { median, p90, SampleWindow } from './stats';
-import {
-  CLOSE_NORMAL, redactText, redactUrl,
-  type ServerEntry, type Transport, type TransportClose, type TransportFactory, type TransportKind,
-} from './transport';
-import { WebSocketTransport, globalWebSocket, type WebSocketConstructor } from './websocket-transport';
-import { WebTransportTransport, globalWebTransport, type WebTransportConstructor } from './webtransport-transport';
+import { joinUrl, resolveOptions, type ConnectionManagerOptions, type OnlineEventSource, type Settings } from './options';
+import { ReconnectPolicy } from './reconnect';
+import { median } from './stats';
+import { redactUrl, type ServerEntry, type TransportClose } from './transport';
 
-/** Where the browser's `online` event comes from (window); null switches it off. */
-export interface OnlineEventSource {
-  addEventListener(type: 'online', listener: () => void): void;
-  removeEventListener(type: 'online', listener: () => void): void;
-}
-
-export interface ConnectionManagerOptions {
-  /** the candidates, e.g. dist/servers.json's `servers` */
-  servers: readonly ServerEntry[];
-  /** written into every probe; replies must carry it back */
-  userId: Uint8Array | string;
-  /** appended to every server URL, e.g. `/lobby/alice/room-1` or `/lobby?token=…` (default: none) */
-  path?: string;
-  /** probe interval during an election (default 200 ms) */
-  probeIntervalMs?: number;
-  /** probe interval of the active connection (default 1000 ms) */
-  activeProbeIntervalMs?: number;
-  /** probe interval of the warm standby (default 2000 ms) */
-  standbyProbeIntervalMs?: number;
-  /** an unanswered probe older than this counts as lost (default 2000 ms) */
-  probeTimeoutMs?: number;
-  /** an election decides with what it has after this long (default 3000 ms) */
-  electionTimeoutMs?: number;
-  /** the "clearly ahead" rule and the transport preference (see election.ts); defaults in DEFAULT_ELECTION_RULES */
-  election?: Partial<Omit<ElectionRules, 'timeoutMs'>>;
-  /** the active connection fails over when no probe reply came for this long (default 2500 ms) */
-  silenceTimeoutMs?: number;
-  /** degraded: the median of the last `degradeSamples` RTTs is above baseline × degradeRatio … (default 2) */
-  degradeRatio?: number;
-  /** … and above baseline + degradeMinMs (default 50 ms); the baseline is the RTT it was elected with */
-  degradeMinMs?: number;
-  /** how many recent active samples the degradation test looks at (default 5) */
-  degradeSamples?: number;
-  /** after a degradation re-election that found nothing better, wait this long before the next (default 15000 ms) */
-  reelectionCooldownMs?: number;
-  /** reconnect backoff: first delay (default 500 ms), doubled per attempt up to reconnectMaxMs (default 30000 ms), jittered down by up to half */
-  reconnectBaseMs?: number;
-  reconnectMaxMs?: number;
-  /** probes remembered per candidate for median, p90 and loss (default 20) */
-  windowSize?: number;
-  /** how often 'diagnostics' is emitted (default 1000 ms) */
-  diagnosticsIntervalMs?: number;
-  /** non-media frames kept per candidate before it becomes active, replayed when it does (default 128) */
-  maxBufferedFrames?: number;
-  /** frames `send` keeps while no connection is active, flushed to the next one (default 256) */
-  maxQueuedSends?: number;
-  /** opens a connection; default: WebSocketTransport or WebTransportTransport by the entry's transport */
-  transportFactory?: TransportFactory;
-  /** WebSocket implementation for the default factory (default: globalThis.WebSocket; rtt-client/node passes `ws`) */
-  webSocket?: WebSocketConstructor;
-  /** WebTransport implementation for the default factory (default: globalThis.WebTransport) */
-  webTransport?: WebTransportConstructor;
-  clock?: Clock;
-  /** in [0, 1), for the backoff jitter (default Math.random) */
-  random?: () => number;
-  /** default: globalThis when it has addEventListener (browsers), otherwise none */
-  onlineEvents?: OnlineEventSource | null;
-}
+export type { ConnectionManagerOptions, OnlineEventSource } from './options';
+export type { CandidateDiagnostics, CandidateRole } from './candidate';
 
 export type ManagerState = 'idle' | 'electing' | 'active' | 'lost' | 'closed';
-export type CandidateRole = 'candidate' | 'active' | 'standby';
-export type SwitchReason = 'closed' | 'error' | 'silent' | 'degraded';
+/** 'better': after a failover, a surviving server proved faster than the one taken over */
+export type SwitchReason = 'closed' | 'error' | 'silent' | 'degraded' | 'better';
 
 export interface ElectedEvent {
   server: ServerEntry;
@@ -104,24 +45,6 @@ export interface LostEvent {
   retryInMs: number;
 }
 
-export interface CandidateDiagnostics {
-  /** no credentials, query string or fragment */
-  url: string;
-  region: string;
-  transport: TransportKind;
-  role: CandidateRole;
-  state: 'connecting' | 'open' | 'closed';
-  samples: number[];
-  medianMs: number | null;
-  p90Ms: number | null;
-  loss: number;
-  lastRttMs: number | null;
-  outstandingProbes: number;
-  bufferedFrames: number;
-  droppedFrames: number;
-  lastClose: TransportClose | null;
-}
-
 export interface Diagnostics {
   at: number;
   state: ManagerState;
@@ -142,59 +65,15 @@ export interface ConnectionManagerEvents {
   lost: LostEvent;
 }
 
-interface Candidate {
-  index: number;
-  server: ServerEntry;
-  transport?: Transport;
-  state: 'connecting' | 'open' | 'closed';
-  role: CandidateRole;
-  inElection: boolean;
-  connectStartedAt: number;
-  window: SampleWindow;
-  /** probe timestamp sent → when it was sent */
-  outstanding: Map<number, number>;
-  lastRttMs?: number;
-  buffered: Uint8Array[];
-  droppedFrames: number;
-  probeTimer?: TimerHandle;
-  silenceTimer?: TimerHandle;
-  /** the RTT it was elected with, for the degradation test */
-  baselineMs?: number;
-  lastClose?: TransportClose;
-}
-
 interface Election {
   /** background: a connection stays active meanwhile */
   background: boolean;
-  reason: 'start' | 'retry' | 'online' | 'failover' | 'standby' | 'degraded';
+  /** 'recheck': after a failover the new active competes with the survivors and yields to a proven-better one */
+  reason: 'start' | 'retry' | 'online' | 'failover' | 'standby' | 'degraded' | 'recheck';
   startedAt: number;
   candidates: Set<Candidate>;
   timer: TimerHandle;
 }
-
-const DEFAULTS = {
-  path: '',
-  probeIntervalMs: 200,
-  activeProbeIntervalMs: 1000,
-  standbyProbeIntervalMs: 2000,
-  probeTimeoutMs: 2000,
-  electionTimeoutMs: DEFAULT_ELECTION_RULES.timeoutMs,
-  silenceTimeoutMs: 2500,
-  degradeRatio: 2,
-  degradeMinMs: 50,
-  degradeSamples: 5,
-  reelectionCooldownMs: 15000,
-  reconnectBaseMs: 500,
-  reconnectMaxMs: 30000,
-  windowSize: 20,
-  diagnosticsIntervalMs: 1000,
-  maxBufferedFrames: 128,
-  maxQueuedSends: 256,
-} as const;
-
-type Settings = { -readonly [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends string ? string : number };
-
-const TRANSPORT_KINDS: readonly TransportKind[] = ['websocket', 'webtransport'];
 
 export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
   private readonly servers: readonly ServerEntry[];
@@ -202,8 +81,8 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
   private readonly settings: Settings;
   private readonly rules: ElectionRules;
   private readonly clock: Clock;
-  private readonly random: () => number;
-  private readonly factory: TransportFactory;
+  private readonly reconnect: ReconnectPolicy;
+  private readonly candidateContext: CandidateContext;
   private readonly onlineSource: OnlineEventSource | null;
   private readonly onOnline = () => this.handleOnline();
 
@@ -224,35 +103,24 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
 
   constructor(options: ConnectionManagerOptions) {
     super();
-    this.servers = validateServers(options.servers);
-    this.userId = typeof options.userId === 'string' ? utf8.encode(options.userId) : options.userId;
-    if (!(this.userId instanceof Uint8Array) || this.userId.length === 0) throw new TypeError('userId must be a non-empty string or Uint8Array');
-    const settings = { ...DEFAULTS } as Settings;
-    for (const key of Object.keys(DEFAULTS) as Array<keyof Settings>) {
-      const value = (options as unknown as Record<string, unknown>)[key];
-      if (value === undefined) continue;
-      if (key === 'path') {
-        if (typeof value !== 'string') throw new TypeError(`path must be a string, got ${typeof value}`);
-        settings.path = value;
-      } else {
-        if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new RangeError(`${key} must be a positive number, got ${String(value)}`);
-        (settings as Record<string, number | string>)[key] = value;
-      }
-    }
-    for (const key of ['degradeSamples', 'windowSize', 'maxBufferedFrames', 'maxQueuedSends'] as const) {
-      if (!Number.isInteger(settings[key])) throw new RangeError(`${key} must be an integer, got ${settings[key]}`);
-    }
-    if (settings.reconnectMaxMs < settings.reconnectBaseMs) throw new RangeError('reconnectMaxMs must be >= reconnectBaseMs');
-    this.settings = settings;
-    this.rules = { ...DEFAULT_ELECTION_RULES, ...options.election, timeoutMs: settings.electionTimeoutMs };
-    validateRules(this.rules);
-    if (this.rules.preferTransport !== undefined && !TRANSPORT_KINDS.includes(this.rules.preferTransport)) {
-      throw new RangeError(`election.preferTransport must be one of ${TRANSPORT_KINDS.join(', ')}, got ${String(this.rules.preferTransport)}`);
-    }
-    this.clock = options.clock ?? systemClock;
-    this.random = options.random ?? Math.random;
-    this.factory = options.transportFactory ?? defaultFactory(options.webSocket, options.webTransport);
-    this.onlineSource = options.onlineEvents !== undefined ? options.onlineEvents : defaultOnlineSource();
+    const o = resolveOptions(options);
+    this.servers = o.servers;
+    this.userId = o.userId;
+    this.settings = o.settings;
+    this.rules = o.rules;
+    this.clock = o.clock;
+    this.reconnect = new ReconnectPolicy(o.settings.reconnectBaseMs, o.settings.reconnectMaxMs, o.random);
+    this.onlineSource = o.onlineSource;
+    const events: CandidateEvents = {
+      message: (_c, frame) => this.emit('message', frame),
+      sample: (c) => this.handleSample(c),
+      probed: (c) => {
+        if (c.inElection) this.evaluate();
+      },
+      closed: (c, info) => this.handleClose(c, info),
+      silent: (c) => this.handleSilence(c),
+    };
+    this.candidateContext = { clock: o.clock, userId: o.userId, settings: o.settings, factory: o.factory, running: () => this.state !== 'closed', events };
   }
 
   /** Opens every candidate and starts the election. */
@@ -272,7 +140,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     if (this.state === 'closed') throw new Error('ConnectionManager is closed');
     if (!(frame instanceof Uint8Array)) throw new TypeError('send takes a Uint8Array');
     if (this.active?.state === 'open') {
-      this.active.transport!.send(frame);
+      this.active.send(frame);
       return;
     }
     this.outbox.push(frame);
@@ -309,26 +177,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
 
   diagnostics(): Diagnostics {
     const now = this.clock.now();
-    const candidates: CandidateDiagnostics[] = [];
-    for (const [, c] of [...this.latest].sort(([a], [b]) => a - b)) {
-      const s = c.window.summary();
-      candidates.push({
-        url: redactUrl(c.server.url),
-        region: c.server.region,
-        transport: c.server.transport,
-        role: c.role,
-        state: c.state,
-        samples: s.samples.map(round),
-        medianMs: s.count > 0 ? round(s.median) : null,
-        p90Ms: s.count > 0 ? round(s.p90) : null,
-        loss: s.loss,
-        lastRttMs: c.lastRttMs !== undefined ? round(c.lastRttMs) : null,
-        outstandingProbes: c.outstanding.size,
-        bufferedFrames: c.buffered.length,
-        droppedFrames: c.droppedFrames,
-        lastClose: c.lastClose ?? null,
-      });
-    }
+    const candidates: CandidateDiagnostics[] = [...this.latest].sort(([a], [b]) => a - b).map(([, c]) => c.diagnostics(round));
     return {
       at: now,
       state: this.state,
@@ -348,10 +197,14 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
   private startElection(background: boolean, reason: Election['reason']): void {
     if (this.state === 'closed') return; // a listener may have closed us mid-transition
     const candidates = new Set<Candidate>();
-    this.servers.forEach((server, index) => {
-      if (this.active?.index === index) return;
-      if (this.standby?.index === index && this.standby.state !== 'closed') {
-        candidates.add(this.standby); // already open and measured: it competes as it is
+    this.servers.forEach((_server, index) => {
+      const live = this.latest.get(index);
+      if (live !== undefined && live === this.active) {
+        if (reason === 'recheck') candidates.add(live);
+        return;
+      }
+      if (live !== undefined && live.state !== 'closed') {
+        candidates.add(live); // already open (a standby, or kept to find one): it competes as it is
         return;
       }
       candidates.add(this.openCandidate(index));
@@ -366,10 +219,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
       timer: this.clock.setTimeout(() => this.evaluate(true), this.rules.timeoutMs),
     };
     this.election = election;
-    for (const c of candidates) {
-      c.inElection = true;
-      if (c.state === 'open') this.scheduleProbe(c, 0);
-    }
+    for (const c of candidates) c.enterElection();
     this.evaluate();
   }
 
@@ -378,13 +228,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     if (election === undefined || this.state === 'closed') return;
     const now = this.clock.now();
     const elapsedMs = timedOut ? Math.max(now - election.startedAt, this.rules.timeoutMs) : now - election.startedAt;
-    const evidence: CandidateEvidence[] = [...election.candidates].map((c) => ({
-      index: c.index,
-      transport: c.server.transport,
-      alive: c.state !== 'closed',
-      samples: c.window.samples(),
-      pendingMs: pendingMs(c, now),
-    }));
+    const evidence = [...election.candidates].map((c) => c.evidence(now));
     const decision = decide(evidence, this.rules, elapsedMs);
     if (decision.kind === 'undecided') return;
 
@@ -394,7 +238,13 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     const winner = decision.kind === 'elected' ? byIndex(decision.winner) : undefined;
     const runnerUp = decision.kind === 'elected' ? byIndex(decision.runnerUp) : undefined;
     for (const c of election.candidates) c.inElection = false;
-    for (const c of election.candidates) if (c !== winner && c !== runnerUp) this.dropCandidate(c, 'not elected');
+    // No runner-up with a sample yet (an early decision): keep the others open and measure them for a
+    // standby rather than leave the call without one.
+    const seekStandby = (!election.background || election.reason === 'recheck') && winner !== undefined && runnerUp === undefined &&
+      [...election.candidates].some((c) => c !== winner && c !== this.active && c.state !== 'closed');
+    for (const c of election.candidates) {
+      if (c !== winner && c !== runnerUp && c !== this.active && !seekStandby) this.dropCandidate(c, 'not elected');
+    }
 
     if (!election.background) {
       if (winner === undefined || decision.kind !== 'elected') {
@@ -408,10 +258,15 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
       this.emit('elected', { server: winner.server, rttMs, why: decision.why, elapsedMs, standby: runnerUp?.server });
       this.deliverBuffered(winner);
       this.flushOutbox();
+      if (seekStandby && this.state === 'active' && this.election === undefined) this.startElection(true, 'standby');
       return;
     }
 
     const active = this.active!;
+    if (election.reason === 'recheck') {
+      this.concludeRecheck(active, winner, runnerUp, decision.kind === 'elected' ? decision.why : undefined, seekStandby);
+      return;
+    }
     const currentMs = median(active.window.samples(this.settings.degradeSamples));
     if (election.reason === 'degraded' && winner !== undefined && provenBetter(winner.window.samples(), currentMs, this.rules)) {
       this.setStandby(runnerUp);
@@ -427,21 +282,48 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     else this.standbyAttempts = 0;
   }
 
+  /**
+   * After a failover the active connection competed with the survivors: a survivor that beat it
+   * clearly takes over; otherwise it stays and the best of the others is the standby.
+   */
+  private concludeRecheck(active: Candidate, winner: Candidate | undefined, runnerUp: Candidate | undefined, why: 'clear' | 'timeout' | undefined, seekStandby: boolean): void {
+    if (winner !== undefined && winner !== active && why === 'clear') {
+      this.switchTo(winner, 'better');
+      if (runnerUp === active) this.setStandby(active);
+      else {
+        this.dropCandidate(active, 'a faster server took over');
+        this.setStandby(runnerUp);
+      }
+    } else {
+      const next = winner === active ? runnerUp : winner;
+      if (runnerUp !== undefined && runnerUp !== next && runnerUp !== active) this.dropCandidate(runnerUp, 'not elected');
+      this.setStandby(next);
+    }
+    if (this.state !== 'active' || this.election !== undefined) return;
+    if (seekStandby || this.standby === undefined) {
+      if ([...this.latest.values()].some((c) => c !== this.active && c.state !== 'closed')) this.startElection(true, 'standby');
+      else this.scheduleStandbySearch();
+    } else this.standbyAttempts = 0;
+  }
+
+  /** Stops the running election without deciding; its candidates stay open for the next one. */
+  private abandonElection(): void {
+    const election = this.election;
+    if (election === undefined) return;
+    this.clock.clearTimeout(election.timer);
+    for (const c of election.candidates) c.inElection = false;
+    this.election = undefined;
+  }
+
   private enterLost(): void {
     this.state = 'lost';
     const attempt = ++this.failedElections;
-    const retryInMs = this.backoff(attempt);
+    const retryInMs = this.reconnect.nextDelay(attempt);
     this.retryTimer = this.clock.setTimeout(() => {
       this.retryTimer = undefined;
       this.startElection(false, 'retry');
     }, retryInMs);
     this.emit('lost', { attempt, retryInMs });
-  }
-
-  /** Full jitter on the lower half: [d/2, d) with d = base × 2^(attempt-1), capped. */
-  private backoff(attempt: number): number {
-    const d = Math.min(this.settings.reconnectMaxMs, this.settings.reconnectBaseMs * 2 ** Math.min(attempt - 1, 30));
-    return d / 2 + (d / 2) * this.random();
   }
 
   private handleOnline(): void {
@@ -458,7 +340,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
 
   private scheduleStandbySearch(): void {
     if (this.servers.length < 2 || this.state !== 'active' || this.standbyTimer !== undefined) return;
-    const delay = this.backoff(++this.standbyAttempts);
+    const delay = this.reconnect.nextDelay(++this.standbyAttempts);
     this.standbyTimer = this.clock.setTimeout(() => {
       this.standbyTimer = undefined;
       if (this.state === 'active' && this.standby === undefined && this.election === undefined) this.startElection(true, 'standby');
@@ -469,19 +351,14 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
 
   private activate(c: Candidate): void {
     this.active = c;
-    c.role = 'active';
     c.baselineMs = median(c.window.samples());
     this.state = 'active';
-    this.armSilenceTimer(c);
-    this.scheduleProbe(c, this.settings.activeProbeIntervalMs);
+    c.assume('active');
   }
 
   private setStandby(c: Candidate | undefined): void {
     this.standby = c;
-    if (c === undefined) return;
-    c.role = 'standby';
-    this.armSilenceTimer(c);
-    this.scheduleProbe(c, this.settings.standbyProbeIntervalMs);
+    c?.assume('standby');
   }
 
   private switchTo(next: Candidate, reason: SwitchReason, code?: number): void {
@@ -501,8 +378,9 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
       this.election?.candidates.delete(standby);
       standby.inElection = false;
       this.switchTo(standby, reason, code);
-      if (this.election === undefined) this.startElection(true, 'standby');
-      else this.evaluate();
+      // the standby may have been the wrong runner-up: keep measuring the survivors against it
+      this.abandonElection();
+      this.startElection(true, 'recheck');
       return;
     }
     this.active = undefined;
@@ -520,80 +398,17 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
 
   private openCandidate(index: number): Candidate {
     const server = this.servers[index];
-    const c: Candidate = {
-      index,
-      server,
-      state: 'connecting',
-      role: 'candidate',
-      inElection: false,
-      connectStartedAt: this.clock.now(),
-      window: new SampleWindow(this.settings.windowSize),
-      outstanding: new Map(),
-      buffered: [],
-      droppedFrames: 0,
-    };
+    const c = new Candidate(index, server, joinUrl(server.url, this.settings.path), this.candidateContext);
     this.latest.set(index, c);
-    try {
-      c.transport = this.factory(server, joinUrl(server.url, this.settings.path), {
-        onOpen: () => this.handleOpen(c),
-        onMessage: (frame) => this.handleMessage(c, frame),
-        onClose: (info) => this.handleClose(c, info),
-      });
-    } catch (err) {
-      c.state = 'closed';
-      c.lastClose = { code: 0, reason: '', error: redactText(err instanceof Error ? err.message : String(err)) };
-    }
     return c;
   }
 
-  private handleOpen(c: Candidate): void {
-    if (c.state !== 'connecting' || this.state === 'closed') return;
-    c.state = 'open';
-    this.scheduleProbe(c, 0);
-  }
-
-  private handleMessage(c: Candidate, frame: Uint8Array): void {
-    if (c.state === 'closed' || this.state === 'closed') return;
-    const timestamp = readRttProbeTimestamp(frame);
-    if (timestamp !== undefined) {
-      this.handleProbeReply(c, frame, timestamp);
-      return;
-    }
-    if (c === this.active) {
-      this.emit('message', frame);
-      return;
-    }
-    // Before it is active, keep what the application will need (session, meeting and room events);
-    // media is real-time and would be stale by then.
-    let packetType: number;
-    try {
-      packetType = decodePacketWrapper(frame).packetType;
-    } catch (e) {
-      if (e instanceof CodecError) return;
-      throw e;
-    }
-    if (packetType === PacketType.MEDIA) return;
-    if (c.buffered.length >= this.settings.maxBufferedFrames) c.droppedFrames++;
-    else c.buffered.push(frame);
-  }
-
-  private handleProbeReply(c: Candidate, frame: Uint8Array, timestamp: number): void {
-    const sentAt = c.outstanding.get(timestamp);
-    if (sentAt === undefined || !bytesEqual(decodePacketWrapper(frame).userId, this.userId)) return; // not one of ours
-    c.outstanding.delete(timestamp);
-    const now = this.clock.now();
-    const rtt = now - sentAt;
-    c.window.addSample(rtt);
-    c.lastRttMs = rtt;
-    if (c === this.active || c === this.standby) this.armSilenceTimer(c);
-    if (c === this.active) this.checkDegradation(c, now);
+  private handleSample(c: Candidate): void {
+    if (c === this.active) this.checkDegradation(c, this.clock.now());
     if (c.inElection) this.evaluate();
   }
 
   private handleClose(c: Candidate, info: TransportClose): void {
-    if (c.state === 'closed' || this.state === 'closed') return;
-    c.lastClose = { code: info.code, reason: redactText(info.reason), ...(info.error !== undefined ? { error: redactText(info.error) } : {}) };
-    this.stopCandidate(c);
     if (c === this.active) {
       this.failActive(c, info.error !== undefined ? 'error' : 'closed', info.code);
       return;
@@ -605,60 +420,14 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     if (c.inElection) this.evaluate();
   }
 
-  private sendProbe(c: Candidate): void {
-    const now = this.clock.now();
-    for (const [ts, sentAt] of c.outstanding) {
-      if (now - sentAt > this.settings.probeTimeoutMs) {
-        c.outstanding.delete(ts);
-        c.window.addLoss();
-      }
+  private handleSilence(c: Candidate): void {
+    if (c === this.active) {
+      this.failActive(c, 'silent');
+    } else if (c === this.standby) {
+      this.dropCandidate(c, 'silent');
+      if (!c.inElection) this.scheduleStandbySearch();
+      else this.evaluate();
     }
-    let timestamp = now;
-    while (c.outstanding.has(timestamp)) timestamp += 0.001; // replies are matched by timestamp
-    c.outstanding.set(timestamp, now);
-    c.transport!.sendProbe(encodeRttProbe(this.userId, timestamp));
-  }
-
-  /** Probes now (after `firstInMs`) and then at the rate of the candidate's role. */
-  private scheduleProbe(c: Candidate, firstInMs: number): void {
-    if (c.probeTimer !== undefined) this.clock.clearTimeout(c.probeTimer);
-    c.probeTimer = undefined;
-    if (c.state !== 'open') return;
-    const tick = () => {
-      c.probeTimer = undefined;
-      if (c.state !== 'open' || this.state === 'closed') return;
-      this.sendProbe(c);
-      c.probeTimer = this.clock.setTimeout(tick, this.probeInterval(c));
-      // time passing is evidence too: a silent rival falls behind the leader
-      if (c.inElection) this.evaluate();
-    };
-    if (firstInMs === 0) tick();
-    else c.probeTimer = this.clock.setTimeout(tick, firstInMs);
-  }
-
-  private probeInterval(c: Candidate): number {
-    if (c.inElection) return this.settings.probeIntervalMs;
-    return c.role === 'active' ? this.settings.activeProbeIntervalMs : this.settings.standbyProbeIntervalMs;
-  }
-
-  /**
-   * Probe replies that stop make the active connection fail over, and the standby unfit to take over
-   * (it is probed more slowly, so it is given one more probe interval).
-   */
-  private armSilenceTimer(c: Candidate): void {
-    if (c.silenceTimer !== undefined) this.clock.clearTimeout(c.silenceTimer);
-    const timeout = this.settings.silenceTimeoutMs + (c.role === 'standby' ? this.settings.standbyProbeIntervalMs : 0);
-    c.silenceTimer = this.clock.setTimeout(() => {
-      c.silenceTimer = undefined;
-      if (c.state === 'closed' || this.state === 'closed') return;
-      if (c === this.active) {
-        this.failActive(c, 'silent');
-      } else if (c === this.standby) {
-        this.dropCandidate(c, 'silent');
-        if (!c.inElection) this.scheduleStandbySearch();
-        else this.evaluate();
-      }
-    }, timeout);
   }
 
   private checkDegradation(c: Candidate, now: number): void {
@@ -674,7 +443,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
 
   private deliverBuffered(c: Candidate): void {
     if (this.state === 'closed') return;
-    const frames = c.buffered.splice(0);
+    const frames = c.takeBuffered();
     for (const f of frames) this.emit('message', f);
   }
 
@@ -684,22 +453,10 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     for (const f of frames) this.send(f);
   }
 
-  private stopCandidate(c: Candidate): void {
-    c.state = 'closed';
-    if (c.probeTimer !== undefined) this.clock.clearTimeout(c.probeTimer);
-    if (c.silenceTimer !== undefined) this.clock.clearTimeout(c.silenceTimer);
-    c.probeTimer = undefined;
-    c.silenceTimer = undefined;
-    c.outstanding.clear();
-  }
-
   /** Closes a connection we no longer want (its onClose is not called). */
   private dropCandidate(c: Candidate, reason: string): void {
     if (c === this.standby) this.standby = undefined;
-    if (c.state === 'closed') return;
-    this.stopCandidate(c);
-    c.lastClose = { code: CLOSE_NORMAL, reason };
-    c.transport?.close(CLOSE_NORMAL, reason);
+    c.drop(reason);
   }
 
   private scheduleDiagnostics(): void {
@@ -709,59 +466,6 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
       this.emit('diagnostics', this.diagnostics());
     }, this.settings.diagnosticsIntervalMs);
   }
-}
-
-function pendingMs(c: Candidate, now: number): number {
-  if (c.state === 'connecting') return now - c.connectStartedAt;
-  let oldest = Infinity;
-  for (const sentAt of c.outstanding.values()) oldest = Math.min(oldest, sentAt);
-  return oldest === Infinity ? 0 : now - oldest;
-}
-
-function validateServers(servers: unknown): readonly ServerEntry[] {
-  if (!Array.isArray(servers) || servers.length === 0) throw new TypeError('servers must be a non-empty array of { url, region, transport }');
-  servers.forEach((s: Partial<ServerEntry>, i) => {
-    if (typeof s?.url !== 'string') throw new TypeError(`servers[${i}].url must be a string`);
-    let url: URL;
-    try {
-      url = new URL(s.url);
-    } catch {
-      throw new TypeError(`servers[${i}].url is not a URL: ${redactUrl(s.url)}`);
-    }
-    const schemes = s.transport === 'webtransport' ? ['https:'] : ['ws:', 'wss:'];
-    if (typeof s.region !== 'string' || s.region === '') throw new TypeError(`servers[${i}].region must be a non-empty string`);
-    if (!TRANSPORT_KINDS.includes(s.transport as TransportKind)) throw new TypeError(`servers[${i}].transport must be one of ${TRANSPORT_KINDS.join(', ')}, got ${String(s.transport)}`);
-    if (!schemes.includes(url.protocol)) throw new TypeError(`servers[${i}] (${s.transport}) needs a ${schemes.join(' or ')} URL, got ${url.protocol}`);
-  });
-  return servers.map((s: ServerEntry) => ({ ...s }));
-}
-
-/** `path` (with its query) appended to the server URL's path; the server URL's own query is kept. */
-function joinUrl(base: string, path: string): string {
-  if (path === '') return base;
-  const url = new URL(base);
-  const extra = new URL(path, 'http://path.invalid/');
-  url.pathname = url.pathname.replace(/\/+$/, '') + extra.pathname;
-  extra.searchParams.forEach((value, key) => url.searchParams.append(key, value));
-  return url.toString();
-}
-
-function defaultFactory(webSocket?: WebSocketConstructor, webTransport?: WebTransportConstructor): TransportFactory {
-  return (server, url, handlers) =>
-    server.transport === 'webtransport'
-      ? new WebTransportTransport(url, handlers, webTransport ?? globalWebTransport())
-      : new WebSocketTransport(url, handlers, webSocket ?? globalWebSocket());
-}
-
-function defaultOnlineSource(): OnlineEventSource | null {
-  const g = globalThis as Partial<OnlineEventSource>;
-  return typeof g.addEventListener === 'function' && typeof g.removeEventListener === 'function' ? (g as OnlineEventSource) : null;
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

@@ -1,4 +1,4 @@
-import { DEFAULT_ELECTION_RULES, decide, provenBetter, rank, validateRules, type CandidateEvidence, type ElectionRules } from '../../rtt-client/election';
+import { DEFAULT_ELECTION_RULES, clearlyBehind, decide, provenBetter, rank, validateRules, type CandidateEvidence, type ElectionRules } from '../../rtt-client/election';
 
 const rules: ElectionRules = { ...DEFAULT_ELECTION_RULES, timeoutMs: 3000 };
 
@@ -45,8 +45,8 @@ describe('decide', () => {
       expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
     },
     {
-      name: 'a margin below max(5 ms, 10 %) is a near-tie: no early decision',
-      candidates: [cand(0, [30, 30, 30]), cand(1, [34, 34, 34])],
+      name: 'floors closer than max(1 ms, 2 %) are a near-tie: no early decision',
+      candidates: [cand(0, [30, 30, 30]), cand(1, [30.5, 30.5, 30.5])],
       elapsed: 900,
       expected: { kind: 'undecided' },
     },
@@ -61,7 +61,7 @@ describe('decide', () => {
       name: 'a spike is left out: one slow sample in five does not lose the race',
       candidates: [cand(0, [32, 32, 32, 32, 32]), cand(1, [30, 30, 30, 30, 400])],
       elapsed: 3000,
-      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
+      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'clear' },
     },
     {
       name: 'equal RTT estimates: the lower median wins',
@@ -90,8 +90,8 @@ describe('decide', () => {
       expected: { kind: 'undecided' },
     },
     {
-      name: '… and then it is clearly behind',
-      candidates: [cand(0, [20, 21, 22]), cand(1, [], { pendingMs: 40 })],
+      name: '… and then it is clearly behind (three times the leader\'s bound plus the spike grace for a connection)',
+      candidates: [cand(0, [20, 21, 22]), cand(1, [], { pendingMs: 3 * 23 + 250 + 1, connecting: true })],
       elapsed: 450,
       expected: { kind: 'elected', winner: 0, runnerUp: undefined, why: 'clear' },
     },
@@ -151,12 +151,44 @@ describe('decide', () => {
   });
 });
 
+describe('the floor test (clearlyBehind): floors apart by many times each side\'s own spread', () => {
+  // leader floor 100 with queueing above it; n × d / spread ≥ 8 on both sides decides
+  test.each([
+    { name: 'floor + queueing, 15 % apart, 5 samples each: clear', leader: [100, 101, 103, 100.5, 104], rival: [115, 116, 118, 115.5, 119], expected: true },
+    { name: 'same, 3 samples each: the rival\'s spread is too large for 3 samples', leader: [100, 108, 104], rival: [115, 135, 131], expected: false },
+    { name: 'uniform jitter ±20 %: minimums 15 % apart but spreads wide: not clear', leader: [85, 110, 118, 95, 102], rival: [98, 130, 112, 135, 120], expected: false },
+    { name: 'the rival\'s minimum is lower: never behind', leader: [100, 100, 100], rival: [99, 140, 140], expected: false },
+    { name: 'floors apart but the trimmed mean disagrees: not clear', leader: [100, 200, 200, 200, 200], rival: [120, 120, 120, 120, 120], expected: false },
+    { name: 'steady paths (no spread): any gap above the margin is clear', leader: [40, 40, 40], rival: [45, 45, 45], expected: true },
+    { name: 'steady paths within the margin (2 %): not clear', leader: [40, 40, 40], rival: [40.5, 40.5, 40.5], expected: false },
+    { name: 'a rival with too few samples and no long silence: not clear', leader: [40, 40, 40], rival: [90], expected: false },
+  ])('$name', ({ leader, rival, expected }) => {
+    expect(clearlyBehind(cand(0, leader), cand(1, rival), rules)).toBe(expected);
+  });
+
+  test('the leader\'s unanswered probes older than its median count as (lower bounds of) slow samples', () => {
+    const rival = cand(1, [45, 45, 45]);
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15]), rival, rules)).toBe(true);
+    // the same replies with five slow probes still out: mostly slow, its fast replies only came back first
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [80, 85, 90, 95, 100] }), rival, rules)).toBe(false);
+    // young probes (below its median) say nothing
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [5, 10] }), rival, rules)).toBe(true);
+  });
+
+  test('a probe unanswered far beyond the leader\'s bound is presumed lost, not slow', () => {
+    const rival = cand(1, [45, 45, 45]);
+    // bound 15 + 1 ms → presumed lost after 2 × 16 + 250 = 282 ms
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [280, 280, 280, 280, 280] }), rival, rules)).toBe(false);
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [283, 283, 283, 283, 283] }), rival, rules)).toBe(true);
+  });
+});
+
 describe('provenBetter', () => {
   test.each([
     { challenger: [50, 51, 52], current: 300, expected: true },
     { challenger: [50, 51], current: 300, expected: false }, // too few samples
     { challenger: [50, 51, 290], current: 240, expected: false }, // its p90 is not clearly below
-    { challenger: [50, 51, 52], current: 56, expected: false }, // within the margin
+    { challenger: [50, 51, 52], current: 52.5, expected: false }, // within the margin
   ])('$challenger vs $current ms: $expected', ({ challenger, current, expected }) => {
     expect(provenBetter(challenger, current, rules)).toBe(expected);
   });

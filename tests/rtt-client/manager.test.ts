@@ -67,19 +67,21 @@ describe('election scenarios', () => {
     { name: 'near-tie goes to the timeout and the lower median', servers: { a: fast(31), b: fast(30) }, winner: 'b', standby: 'a', why: 'timeout', within: 3100 },
     { name: 'exact tie: list order', servers: { a: fast(30), b: fast(30) }, winner: 'a', standby: 'b', why: 'timeout', within: 3100 },
     {
-      name: 'jitter overlapping a steady rival is not "clearly ahead"; the lower median wins at the timeout',
-      servers: { a: { connectMs: 20, rtt: cycle([15, 90, 85]) }, b: fast(45) },
-      winner: 'b', standby: 'a', why: 'timeout', within: 3100,
+      name: 'jitter overlapping a steady rival is not "clearly ahead"; the lower RTT estimate wins at the timeout',
+      // pipelined probes bring a's 15 ms replies back first: its unanswered slow probes must count
+      servers: { a: { connectMs: 20, rtt: cycle([30, 90, 85]) }, b: fast(45) },
+      winner: 'b', standby: 'a', why: 'timeout', within: 2100,
     },
-    { name: 'one candidate silent does not delay a clear decision', servers: { a: fast(20), b: { connectMs: 20 } }, winner: 'a', standby: undefined, why: 'clear', within: 1000 },
-    { name: 'one candidate never connects', servers: { a: { connectMs: undefined }, b: fast(40) }, winner: 'b', standby: undefined, why: 'clear', within: 1000 },
-    { name: 'one candidate dies mid-election', servers: { a: fast(10, { closeAfterMs: 250 }), b: fast(50), c: fast(90) }, winner: 'b', standby: 'c', why: 'clear', within: 1000 },
+    // a reachable runner-up without a sample is kept open, to be measured as a standby
+    { name: 'one candidate silent does not delay a clear decision', servers: { a: fast(20), b: { connectMs: 20 } }, winner: 'a', standby: undefined, seeking: 'b', why: 'clear', within: 1000 },
+    { name: 'one candidate never connects', servers: { a: { connectMs: undefined }, b: fast(40) }, winner: 'b', standby: undefined, seeking: 'a', why: 'clear', within: 1000 },
+    { name: 'one candidate dies mid-election', servers: { a: fast(10, { closeAfterMs: 15 }), b: fast(50), c: fast(90) }, winner: 'b', standby: 'c', why: 'clear', within: 1000 },
     {
       name: 'flapping: a server whose connections drop at once never wins',
       servers: { a: fast(10, { closeAfterMs: 15 }), b: fast(50) },
       winner: 'b', standby: undefined, why: 'clear', within: 1000,
     },
-  ])('$name', ({ servers, winner, standby, why, within }) => {
+  ] as Array<{ name: string; servers: Record<string, Behaviour>; winner: string; standby?: string; seeking?: string; why: string; within: number }>)('$name', ({ servers, winner, standby, seeking, why, within }) => {
     const h = harness(Object.entries(servers));
     const e = elect(h);
     expect(e.server.region).toBe(winner);
@@ -87,9 +89,9 @@ describe('election scenarios', () => {
     expect(e.why).toBe(why);
     expect(e.elapsedMs).toBeLessThanOrEqual(within);
     expect(h.manager.activeServer?.region).toBe(winner);
-    // losers are closed; the winner and the standby are not
+    // losers are closed; the winner, the standby and a runner-up still to be measured are not
     for (const s of h.net.servers) {
-      const keep = s.entry.region === winner || s.entry.region === standby;
+      const keep = s.entry.region === winner || s.entry.region === standby || s.entry.region === seeking;
       expect({ region: s.entry.region, open: s.live !== undefined }).toEqual({ region: s.entry.region, open: keep });
     }
   });
@@ -150,7 +152,7 @@ describe('all unreachable', () => {
   test('emits lost, retries with growing jittered backoff, forever, and elects once a server is back', () => {
     const h = harness([['a', { connectMs: undefined }], ['b', { connectMs: 5 }]]);
     h.manager.start();
-    h.clock.advance(3000);
+    h.clock.advance(2000); // the election timeout
     expect(h.lost).toEqual([{ attempt: 1, retryInMs: 375 }]); // base 500 × (0.5 + 0.5 × 0.5)
     expect(h.manager.currentState).toBe('lost');
     for (const s of h.net.servers) expect(s.live).toBeUndefined(); // nothing left open while waiting
@@ -277,7 +279,7 @@ describe('failover', () => {
     h.net.servers[0].behaviour.rtt = () => undefined;
     const took = h.clock.advanceUntil(() => h.switched.length > 0, 10000);
     expect(h.switched[0]).toMatchObject({ reason: 'silent', to: { region: 'b' } });
-    expect(took).toBeLessThanOrEqual(2500);
+    expect(took).toBeLessThanOrEqual(2500 + 20); // a reply already in flight (20 ms) restarts the timer
     expect(first.closedByClient).toEqual({ code: 1000, reason: 'silent' });
   });
 
@@ -304,7 +306,9 @@ describe('failover', () => {
       h.clock.advance(4000); // the background election finds a new standby
       expect(h.manager.standbyServer).toBeDefined();
     }
-    expect(h.switched).toHaveLength(6);
+    // every drop moves the call to the standby; the reconnected faster server then proves itself and takes it back
+    expect(h.switched.filter((s) => s.reason === 'closed')).toHaveLength(6);
+    expect(h.switched.filter((s) => s.reason === 'better').length).toBeGreaterThan(0);
     h.manager.send(frame('still here'));
     const active = h.net.servers.find((s) => s.entry.region === h.manager.activeServer!.region)!;
     expect(active.live!.sent.map(textOf)).toContain('still here');
@@ -358,4 +362,47 @@ test('a listener that closes the manager mid-failover leaves nothing open', () =
   h.clock.advance(5000);
   for (const s of h.net.servers) expect(s.live).toBeUndefined();
   expect(h.net.servers[2].connections).toHaveLength(1); // no background election after close
+});
+
+describe('honest standby', () => {
+  test.each([
+    {
+      name: 'a runner-up with no sample at an early decision is kept and becomes the standby once it answers',
+      servers: { a: fast(20), b: { connectMs: 20 } } as Record<string, Behaviour>,
+      then: (h: Harness) => { h.net.servers[1].behaviour.rtt = steady(60); },
+      standby: 'b',
+    },
+    {
+      name: 'a runner-up still connecting at an early decision becomes the standby once it opens',
+      servers: { a: fast(20), b: { connectMs: 1500, rtt: steady(60) } } as Record<string, Behaviour>,
+      then: () => undefined,
+      standby: 'b',
+    },
+  ])('$name', ({ servers, then, standby }) => {
+    const h = harness(Object.entries(servers));
+    elect(h);
+    expect(h.manager.standbyServer).toBeUndefined();
+    then(h);
+    h.clock.advanceUntil(() => h.manager.standbyServer !== undefined, 10000);
+    expect(h.manager.standbyServer?.region).toBe(standby);
+    expect(h.manager.activeServer?.region).toBe('a');
+  });
+
+  test.each([
+    { name: 'the standby was the wrong runner-up: the call moves to the proven-faster survivor', standbyRtt: 80, survivorRtt: 40, finalActive: 'c', moved: true },
+    { name: 'the standby is the best survivor: the call stays there', standbyRtt: 40, survivorRtt: 80, finalActive: 'b', moved: false },
+  ])('$name', ({ standbyRtt, survivorRtt, finalActive, moved }) => {
+    // c answers only after the election, so b is the standby whatever its RTT
+    const h = harness([['a', fast(20)], ['b', fast(standbyRtt)], ['c', { connectMs: 20 }]]);
+    elect(h);
+    h.net.servers[2].behaviour.rtt = steady(survivorRtt);
+    h.clock.advanceUntil(() => h.manager.standbyServer?.region === 'b', 10000);
+    h.net.servers[0].behaviour = { connectMs: undefined };
+    h.net.servers[0].live!.serverClose(1006);
+    expect(h.manager.activeServer?.region).toBe('b');
+    h.clock.advance(5000);
+    expect(h.manager.activeServer?.region).toBe(finalActive);
+    expect(h.switched.some((s) => s.reason === 'better')).toBe(moved);
+    expect(h.manager.standbyServer).toBeDefined();
+  });
 });

@@ -1,0 +1,280 @@
+// One connection to one server: its transport, its probes and their samples, its silence timer, and
+// the frames it holds until it becomes active. The manager decides roles; a Candidate only carries
+// them out (probe rate, silence allowance) and reports what happens through `CandidateEvents`.
+import { CodecError, PacketType, decodePacketWrapper, encodeRttProbe, readRttProbeTimestamp } from '../protocol';
+import type { Clock, TimerHandle } from './clock';
+import type { CandidateEvidence } from './election';
+import type { Settings } from './options';
+import { SampleWindow } from './stats';
+import { CLOSE_NORMAL, redactText, redactUrl, type ServerEntry, type Transport, type TransportClose, type TransportFactory } from './transport';
+
+export type CandidateRole = 'candidate' | 'active' | 'standby';
+
+export interface CandidateDiagnostics {
+  /** no credentials, query string or fragment */
+  url: string;
+  region: string;
+  transport: ServerEntry['transport'];
+  role: CandidateRole;
+  state: 'connecting' | 'open' | 'closed';
+  samples: number[];
+  medianMs: number | null;
+  p90Ms: number | null;
+  loss: number;
+  lastRttMs: number | null;
+  outstandingProbes: number;
+  bufferedFrames: number;
+  droppedFrames: number;
+  lastClose: TransportClose | null;
+}
+
+/** What a candidate tells its manager; none is called after the candidate is closed. */
+export interface CandidateEvents {
+  /** a frame that is not a probe reply */
+  message(c: Candidate, frame: Uint8Array): void;
+  /** a reply to one of our probes was taken as a sample */
+  sample(c: Candidate): void;
+  /** a probe went out while electing: time passing is evidence too */
+  probed(c: Candidate): void;
+  /** the server closed it or it failed (not called for `drop`) */
+  closed(c: Candidate, info: TransportClose): void;
+  /** no probe reply for its silence allowance while active or standby */
+  silent(c: Candidate): void;
+}
+
+export interface CandidateContext {
+  clock: Clock;
+  userId: Uint8Array;
+  settings: Settings;
+  factory: TransportFactory;
+  /** false once the manager is closed: late transport callbacks are ignored */
+  running(): boolean;
+  events: CandidateEvents;
+}
+
+export class Candidate {
+  state: 'connecting' | 'open' | 'closed' = 'connecting';
+  role: CandidateRole = 'candidate';
+  /** probed at the election rate and evaluated on every sample */
+  inElection = false;
+  /** the RTT it was elected with, for the degradation test */
+  baselineMs?: number;
+  lastClose?: TransportClose;
+  readonly window: SampleWindow;
+  private readonly connectStartedAt: number;
+  private readonly transport?: Transport;
+  /** probe timestamp sent → when it was sent */
+  private readonly outstanding = new Map<number, number>();
+  private lastRttMs?: number;
+  private buffered: Uint8Array[] = [];
+  private droppedFrames = 0;
+  private probeTimer?: TimerHandle;
+  private silenceTimer?: TimerHandle;
+
+  constructor(readonly index: number, readonly server: ServerEntry, url: string, private readonly ctx: CandidateContext) {
+    this.window = new SampleWindow(ctx.settings.windowSize);
+    this.connectStartedAt = ctx.clock.now();
+    try {
+      this.transport = ctx.factory(server, url, {
+        onOpen: () => this.handleOpen(),
+        onMessage: (frame) => this.handleMessage(frame),
+        onClose: (info) => this.handleClose(info),
+      });
+    } catch (err) {
+      this.state = 'closed';
+      this.lastClose = { code: 0, reason: '', error: redactText(err instanceof Error ? err.message : String(err)) };
+    }
+  }
+
+  get live(): boolean {
+    return this.state !== 'closed';
+  }
+
+  send(frame: Uint8Array): void {
+    this.transport!.send(frame);
+  }
+
+  /** What the election sees of it now. */
+  evidence(now: number): CandidateEvidence {
+    return {
+      index: this.index,
+      transport: this.server.transport,
+      alive: this.live,
+      samples: this.window.samples(),
+      pendingMs: this.pendingMs(now),
+      connecting: this.state === 'connecting',
+      pendingAges: [...this.outstanding.values()].map((sentAt) => now - sentAt),
+    };
+  }
+
+  /** Takes a role: its probe rate and silence allowance follow. */
+  assume(role: 'active' | 'standby'): void {
+    this.role = role;
+    this.armSilenceTimer();
+    this.scheduleProbe(role === 'active' ? this.ctx.settings.activeProbeIntervalMs : this.ctx.settings.standbyProbeIntervalMs);
+  }
+
+  /** Joins an election: probed now and at the election rate. */
+  enterElection(): void {
+    this.inElection = true;
+    if (this.state === 'open') this.scheduleProbe(0);
+  }
+
+  /** The non-media frames it kept before it became active, handed over once. */
+  takeBuffered(): Uint8Array[] {
+    return this.buffered.splice(0);
+  }
+
+  /** Closes a connection we no longer want (no `closed` event). */
+  drop(reason: string): void {
+    if (this.state === 'closed') return;
+    this.stop();
+    this.lastClose = { code: CLOSE_NORMAL, reason };
+    this.transport?.close(CLOSE_NORMAL, reason);
+  }
+
+  diagnostics(round: (ms: number) => number): CandidateDiagnostics {
+    const s = this.window.summary();
+    return {
+      url: redactUrl(this.server.url),
+      region: this.server.region,
+      transport: this.server.transport,
+      role: this.role,
+      state: this.state,
+      samples: s.samples.map(round),
+      medianMs: s.count > 0 ? round(s.median) : null,
+      p90Ms: s.count > 0 ? round(s.p90) : null,
+      loss: s.loss,
+      lastRttMs: this.lastRttMs !== undefined ? round(this.lastRttMs) : null,
+      outstandingProbes: this.outstanding.size,
+      bufferedFrames: this.buffered.length,
+      droppedFrames: this.droppedFrames,
+      lastClose: this.lastClose ?? null,
+    };
+  }
+
+  private handleOpen(): void {
+    if (this.state !== 'connecting' || !this.ctx.running()) return;
+    this.state = 'open';
+    this.scheduleProbe(0);
+  }
+
+  private handleMessage(frame: Uint8Array): void {
+    if (this.state === 'closed' || !this.ctx.running()) return;
+    const timestamp = readRttProbeTimestamp(frame);
+    if (timestamp !== undefined) {
+      this.handleProbeReply(frame, timestamp);
+      return;
+    }
+    if (this.role === 'active') {
+      this.ctx.events.message(this, frame);
+      return;
+    }
+    // Before it is active, keep what the application will need (session, meeting and room events);
+    // media is real-time and would be stale by then.
+    let packetType: number;
+    try {
+      packetType = decodePacketWrapper(frame).packetType;
+    } catch (e) {
+      if (e instanceof CodecError) return;
+      throw e;
+    }
+    if (packetType === PacketType.MEDIA) return;
+    if (this.buffered.length >= this.ctx.settings.maxBufferedFrames) this.droppedFrames++;
+    else this.buffered.push(frame);
+  }
+
+  private handleProbeReply(frame: Uint8Array, timestamp: number): void {
+    const sentAt = this.outstanding.get(timestamp);
+    if (sentAt === undefined || !bytesEqual(decodePacketWrapper(frame).userId, this.ctx.userId)) return; // not one of ours
+    this.outstanding.delete(timestamp);
+    const rtt = this.ctx.clock.now() - sentAt;
+    this.window.addSample(rtt);
+    this.lastRttMs = rtt;
+    if (this.role !== 'candidate') this.armSilenceTimer();
+    this.ctx.events.sample(this);
+  }
+
+  private handleClose(info: TransportClose): void {
+    if (this.state === 'closed' || !this.ctx.running()) return;
+    this.lastClose = { code: info.code, reason: redactText(info.reason), ...(info.error !== undefined ? { error: redactText(info.error) } : {}) };
+    this.stop();
+    this.ctx.events.closed(this, info);
+  }
+
+  private sendProbe(): void {
+    const now = this.ctx.clock.now();
+    for (const [ts, sentAt] of this.outstanding) {
+      if (now - sentAt > this.ctx.settings.probeTimeoutMs) {
+        this.outstanding.delete(ts);
+        this.window.addLoss();
+      }
+    }
+    let timestamp = now;
+    while (this.outstanding.has(timestamp)) timestamp += 0.001; // replies are matched by timestamp
+    this.outstanding.set(timestamp, now);
+    this.transport!.sendProbe(encodeRttProbe(this.ctx.userId, timestamp));
+  }
+
+  /** Probes after `firstInMs` (at once when 0) and then at the rate of its role. */
+  private scheduleProbe(firstInMs: number): void {
+    const clock = this.ctx.clock;
+    if (this.probeTimer !== undefined) clock.clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    if (this.state !== 'open') return;
+    const tick = () => {
+      this.probeTimer = undefined;
+      if (this.state !== 'open' || !this.ctx.running()) return;
+      this.sendProbe();
+      this.probeTimer = clock.setTimeout(tick, this.probeInterval());
+      if (this.inElection) this.ctx.events.probed(this);
+    };
+    if (firstInMs === 0) tick();
+    else this.probeTimer = clock.setTimeout(tick, firstInMs);
+  }
+
+  private probeInterval(): number {
+    const s = this.ctx.settings;
+    if (this.inElection) return s.probeIntervalMs;
+    return this.role === 'active' ? s.activeProbeIntervalMs : s.standbyProbeIntervalMs;
+  }
+
+  /**
+   * Probe replies that stop make the active connection fail over, and the standby unfit to take over
+   * (it is probed more slowly, so it is given one more probe interval).
+   */
+  private armSilenceTimer(): void {
+    const { clock, settings } = this.ctx;
+    if (this.silenceTimer !== undefined) clock.clearTimeout(this.silenceTimer);
+    const timeout = settings.silenceTimeoutMs + (this.role === 'standby' ? settings.standbyProbeIntervalMs : 0);
+    this.silenceTimer = clock.setTimeout(() => {
+      this.silenceTimer = undefined;
+      if (this.state === 'closed' || !this.ctx.running()) return;
+      this.ctx.events.silent(this);
+    }, timeout);
+  }
+
+  /** ms it has kept us waiting: its pending connection, or its oldest unanswered probe */
+  private pendingMs(now: number): number {
+    if (this.state === 'connecting') return now - this.connectStartedAt;
+    let oldest = Infinity;
+    for (const sentAt of this.outstanding.values()) oldest = Math.min(oldest, sentAt);
+    return oldest === Infinity ? 0 : now - oldest;
+  }
+
+  private stop(): void {
+    const clock = this.ctx.clock;
+    this.state = 'closed';
+    if (this.probeTimer !== undefined) clock.clearTimeout(this.probeTimer);
+    if (this.silenceTimer !== undefined) clock.clearTimeout(this.silenceTimer);
+    this.probeTimer = undefined;
+    this.silenceTimer = undefined;
+    this.outstanding.clear();
+  }
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
