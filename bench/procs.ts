@@ -74,7 +74,12 @@ export const placement = (() => {
     taskset = false;
   }
   const pinned = cores >= 2 && taskset;
-  return { pinned, sutCpus: pinned ? '0' : undefined, otherCpus: pinned ? Array.from({ length: cores - 1 }, (_, i) => i + 1).join(',') : undefined };
+  return {
+    pinned,
+    sutCpus: pinned ? '0' : undefined,
+    otherCpus: pinned ? Array.from({ length: cores - 1 }, (_, i) => i + 1).join(',') : undefined,
+    allCpus: pinned ? `0-${cores - 1}` : undefined,
+  };
 })();
 
 /** Pins every thread of `pid` to `cpus` (taskset -a -p -c); false when it could not. */
@@ -86,6 +91,11 @@ export function pin(pid: number, cpus: string | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/** Every core again, after a benchmark that pinned. */
+export function release(pids: readonly number[]): void {
+  for (const pid of pids) pin(pid, placement.allCpus);
 }
 
 /** The system under test on core 0, the rest of ours on the other cores. */
