@@ -1,171 +1,187 @@
-// 1. Relay fan-out: one room of N participants, everyone sending, on our relay, on the ws
-// yardstick and straight on NATS, against the same nats-server, interleaved config by config.
+// 1. Relay fan-out: rooms of N participants, everyone sending as fast as the system delivers, on
+// our relay, on the ws yardstick and straight on NATS (same nats-server), taking turns run by run.
+// What is compared is the CPU time each system spends per delivered frame, from the processes' own
+// accounting (/proc/<pid>/stat); throughput is shown beside it, with the generator's own CPU.
 import os from 'node:os';
 import { benchEnv } from './env';
-import { closeAll, connectAll, natsParticipant, runLoad, sleep, wsParticipant, type Participant, type RunResult } from './load';
+import { Generators, type GeneratedRun } from './generators';
+import { sleep } from './load';
+import { placeSystem, placement, release } from './procs';
 import { fmt, markdownTable, type BenchResult, type Row } from './report';
+import { spread, type Spread } from './stats';
 
 export interface FanoutOptions {
   roomSizes: number[];
-  frameBytes: number[];
-  /** video-like rate per sender */
-  fps: number;
+  frameBytes: number;
+  /** rooms of each size, spread over the generator processes */
+  rooms: number;
+  /** load-generator processes */
+  generators: number;
   warmupMs: number;
   durationMs: number;
-  /** saturation runs per configuration and window; the best is reported (the machine is shared) */
+  /** runs per system and configuration, interleaved; the spread is reported */
   repeats: number;
 }
 
-export const FANOUT_FULL: FanoutOptions = { roomSizes: [2, 5, 20], frameBytes: [1024, 10240], fps: 30, warmupMs: 700, durationMs: 3000, repeats: 2 };
-export const FANOUT_QUICK: FanoutOptions = { roomSizes: [2, 5], frameBytes: [1024], fps: 30, warmupMs: 200, durationMs: 500, repeats: 1 };
+export const FANOUT_FULL: FanoutOptions = { roomSizes: [2, 5, 20, 50], frameBytes: 1024, rooms: 2, generators: 2, warmupMs: 600, durationMs: 2500, repeats: 3 };
+export const FANOUT_QUICK: FanoutOptions = { roomSizes: [5], frameBytes: 1024, rooms: 2, generators: 2, warmupMs: 150, durationMs: 300, repeats: 1 };
 
-/**
- * Saturation is closed-loop: bytes in flight (sent, not yet delivered everywhere) over the whole
- * room. Each system runs at every budget and its best is kept: uWS slows down when a receiver's
- * send buffer grows (shallow is best for it), the `ws` library and NATS batch better when deep.
- */
-const IN_FLIGHT_BUDGETS = [128 * 1024, 1024 * 1024];
-const windowFor = (budget: number, frameBytes: number, roomSize: number) => Math.max(2, Math.floor(budget / (frameBytes * roomSize)));
+/** Closed loop: at most this many bytes sent and not yet delivered everywhere, per room. */
+const IN_FLIGHT_BUDGET = 256 * 1024;
+const windowFor = (frameBytes: number, roomSize: number) => Math.max(2, Math.floor(IN_FLIGHT_BUDGET / (frameBytes * roomSize)));
 
-export const TARGET_VS_WS = 3;
+/** Our relay's CPU per delivered frame over the `ws` design's: ≤ ½ in rooms of 2, ≤ ⅓ from 5 up. */
+export const targetCpuRatio = (roomSize: number) => (roomSize >= 5 ? 1 / 3 : 1 / 2);
 export const TARGET_VS_NATS = 0.5;
 
 const SYSTEMS = ['relay', 'ws', 'nats'] as const;
-type System = (typeof SYSTEMS)[number];
-const SYSTEM_LABEL: Record<System, string> = { relay: 'our relay (uWS)', ws: '`ws` yardstick', nats: 'raw NATS' };
+export type System = (typeof SYSTEMS)[number];
+const SYSTEM_LABEL: Record<System, string> = { relay: 'our relay (uWS)', ws: '`ws` design', nats: 'raw NATS' };
 
-export interface FanoutMeasurement {
+export interface FanoutRun extends GeneratedRun {
   system: System;
   roomSize: number;
-  frameBytes: number;
-  phase: 'video' | 'saturation';
-  offeredPerSec?: number;
-  window?: number;
-  best: RunResult;
-  runs: RunResult[];
+  repeat: number;
+  window: number;
+  /** CPU µs per delivered frame: the server process (relay or ws design) and nats-server */
+  serverUsPerFrame: number;
+  natsUsPerFrame: number;
 }
 
 export interface FanoutResult extends BenchResult {
-  /** our relay's saturation delivered frames/s by `${roomSize}/${frameBytes}` */
+  /** our relay's median delivered frames/s for ONE room, by `${roomSize}/${frameBytes}` */
   relayMax: Record<string, number>;
 }
 
+const usPerFrame = (pct: number | undefined, r: GeneratedRun) =>
+  pct === undefined || r.deliveredInWindow === 0 ? NaN : ((pct / 100) * r.windowMs * 1000) / r.deliveredInWindow;
+
 export async function benchFanout(opts: FanoutOptions, log: (s: string) => void): Promise<FanoutResult> {
   const env = await benchEnv();
-  const measurements: FanoutMeasurement[] = [];
-  const pids = { nats: env.nats.pid, relay: env.relay.pid, ws: env.wsRelay.pid };
-  const open: Record<System, (room: string, i: number) => Promise<Participant>> = {
-    relay: (room, i) => wsParticipant(`ws://127.0.0.1:${env.relay.port}`, room, i),
-    ws: (room, i) => wsParticipant(`ws://127.0.0.1:${env.wsRelay.port}`, room, i),
-    nats: (room, i) => natsParticipant(env.nats.url, room, i),
-  };
-  const cpuPids = (s: System): Record<string, number> => (s === 'nats' ? { nats: pids.nats } : { server: s === 'relay' ? pids.relay : pids.ws, nats: pids.nats });
-
-  for (const n of opts.roomSizes) {
-    const rooms = {} as Record<System, Participant[]>;
-    try {
-      for (const s of SYSTEMS) rooms[s] = await connectAll(n, (i) => open[s](`fanout-${s}-${n}-${process.pid}`, i));
-      await sleep(300); // joins and announcements settle
-      for (const size of opts.frameBytes) {
-        for (const s of SYSTEMS) {
-          const r = await runLoad({ participants: rooms[s], frameBytes: size, mode: { kind: 'rate', fps: opts.fps }, warmupMs: opts.warmupMs, durationMs: opts.durationMs, cpuPids: cpuPids(s) });
-          measurements.push({ system: s, roomSize: n, frameBytes: size, phase: 'video', offeredPerSec: n * opts.fps * (n - 1), best: r, runs: [r] });
-          log(`fanout ${s} N=${n} ${size}B video: ${fmt.rate(r.deliveredPerSec)} fr/s p50 ${fmt.ms(r.latencyMs.p50)} p99 ${fmt.ms(r.latencyMs.p99)} ms`);
-        }
-        const runs: Record<System, Array<RunResult & { window: number }>> = { relay: [], ws: [], nats: [] };
+  const gens = await Generators.start(opts.generators);
+  const runs: FanoutRun[] = [];
+  const url: Record<System, string> = { relay: `ws://127.0.0.1:${env.relay.port}`, ws: `ws://127.0.0.1:${env.wsRelay.port}`, nats: env.nats.url };
+  const sut: Record<System, number> = { relay: env.relay.pid, ws: env.wsRelay.pid, nats: env.nats.pid };
+  const all = [env.relay.pid, env.wsRelay.pid, env.nats.pid, ...gens.pids];
+  try {
+    for (const n of opts.roomSizes) {
+      let base = 0;
+      const assign = (s: System) => Array.from({ length: opts.rooms }, (_, r) => ({
+        room: `fanout-${s}-${n}-${r}-${process.pid}`,
+        indices: Array.from({ length: n }, () => base++),
+      }));
+      try {
+        for (const s of SYSTEMS) await gens.open(s, s === 'nats' ? 'nats' : 'ws', url[s], assign(s));
+        await sleep(300); // joins and announcements settle
+        const window = windowFor(opts.frameBytes, n);
         for (let k = 0; k < opts.repeats; k++) {
-          for (const budget of IN_FLIGHT_BUDGETS) {
-            const window = windowFor(budget, size, n);
-            for (const s of SYSTEMS) {
-              const r = await runLoad({ participants: rooms[s], frameBytes: size, mode: { kind: 'saturate', window }, warmupMs: opts.warmupMs, durationMs: opts.durationMs, cpuPids: cpuPids(s) });
-              runs[s].push({ ...r, window });
-              log(`fanout ${s} N=${n} ${size}B saturation window ${window}: ${fmt.rate(r.deliveredPerSec)} fr/s p50 ${fmt.ms(r.latencyMs.p50)} p99 ${fmt.ms(r.latencyMs.p99)} ms cpu ${JSON.stringify(r.cpu)}`);
-            }
+          for (const s of SYSTEMS) {
+            placeSystem([sut[s]], all.filter((p) => p !== sut[s]));
+            const cpuPids: Record<string, number> = s === 'nats' ? { nats: env.nats.pid } : { server: sut[s], nats: env.nats.pid };
+            const r = await gens.run(s, { frameBytes: opts.frameBytes, mode: { kind: 'saturate', window }, warmupMs: opts.warmupMs, durationMs: opts.durationMs }, cpuPids);
+            const run: FanoutRun = {
+              ...r, system: s, roomSize: n, repeat: k + 1, window,
+              serverUsPerFrame: usPerFrame(s === 'nats' ? r.cpu.nats : r.cpu.server, r),
+              natsUsPerFrame: s === 'nats' ? NaN : usPerFrame(r.cpu.nats, r),
+            };
+            runs.push(run);
+            log(`fanout ${s} N=${n} #${k + 1}: ${fmt.rate(r.deliveredPerSec)} fr/s p99 ${fmt.ms(r.latencyMs.p99)} ms; ${fmt.us(run.serverUsPerFrame)} µs/frame (+nats ${fmt.us(run.natsUsPerFrame)}); gen ${r.loadgen.totalPct} %${r.generatorSaturated ? ' SATURATED' : ''}; machine ${r.cpu.machine} %`);
           }
         }
-        for (const s of SYSTEMS) {
-          const best = runs[s].reduce((a, b) => (b.deliveredPerSec > a.deliveredPerSec ? b : a));
-          measurements.push({ system: s, roomSize: n, frameBytes: size, phase: 'saturation', window: best.window, best, runs: runs[s] });
-        }
+      } finally {
+        for (const s of SYSTEMS) await gens.close(s).catch(() => undefined);
       }
-    } finally {
-      await Promise.all(Object.values(rooms).map((ps) => closeAll(ps)));
     }
+  } finally {
+    release(all);
+    await gens.stop();
   }
-  return report(opts, measurements);
+  return report(opts, runs);
 }
 
-const kb = (bytes: number) => `${bytes / 1024} KB`;
-const figure = (r: RunResult) => `${fmt.rate(r.deliveredPerSec)} fr/s, p50 ${fmt.ms(r.latencyMs.p50)} / p99 ${fmt.ms(r.latencyMs.p99)} ms`;
+const figure = (s: Spread, f: (v: number) => string) => (s.n > 1 ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : f(s.median));
 
-function report(opts: FanoutOptions, ms: FanoutMeasurement[]): FanoutResult {
-  const find = (s: System, n: number, size: number, phase: FanoutMeasurement['phase']) =>
-    ms.find((m) => m.system === s && m.roomSize === n && m.frameBytes === size && m.phase === phase)!;
+function report(opts: FanoutOptions, runs: FanoutRun[]): FanoutResult {
   const rows: Row[] = [];
   const relayMax: Record<string, number> = {};
+  const of = (s: System, n: number) => runs.filter((r) => r.system === s && r.roomSize === n);
+  const kb = `${opts.frameBytes / 1024} KB`;
   for (const n of opts.roomSizes) {
-    for (const size of opts.frameBytes) {
-      const config = `${n} participants, ${kb(size)} frames`;
-      const v = { relay: find('relay', n, size, 'video'), ws: find('ws', n, size, 'video'), nats: find('nats', n, size, 'video') };
-      rows.push({
-        benchmark: 'Fan-out, video rate',
-        configuration: `${config}, ${opts.fps} fps each (offered ${fmt.rate(v.relay.offeredPerSec!)} fr/s)`,
-        ours: figure(v.relay.best),
-        yardstick: `ws: ${figure(v.ws.best)}; NATS: ${figure(v.nats.best)}`,
-        ratio: `${fmt.ratio(v.relay.best.deliveredPerSec / v.ws.best.deliveredPerSec)} ws`,
-        target: '—',
-        result: 'no target',
-      });
-      const s = { relay: find('relay', n, size, 'saturation'), ws: find('ws', n, size, 'saturation'), nats: find('nats', n, size, 'saturation') };
-      relayMax[`${n}/${size}`] = s.relay.best.deliveredPerSec;
-      const vsWs = s.relay.best.deliveredPerSec / s.ws.best.deliveredPerSec;
-      const vsNats = s.relay.best.deliveredPerSec / s.nats.best.deliveredPerSec;
-      const c = s.relay.best.cpu;
-      const cpu = `CPU during our best run: relay ${c.server} %, nats-server ${c.nats} %, load generator ${c.loadgen} % of a core; whole machine ${c.machine} % of ${os.cpus().length * 100} % (the rest is other work on the shared machine)`;
-      rows.push({
-        benchmark: 'Fan-out, saturation',
-        configuration: `${config}, vs ws yardstick`,
-        ours: figure(s.relay.best),
-        yardstick: figure(s.ws.best),
-        ratio: fmt.ratio(vsWs),
-        target: `≥ ${TARGET_VS_WS}×`,
-        result: vsWs >= TARGET_VS_WS ? 'met' : 'missed',
-        note: vsWs >= TARGET_VS_WS ? undefined : `${cpu}. See the analysis below`,
-      });
-      rows.push({
-        benchmark: 'Fan-out, saturation',
-        configuration: `${config}, vs raw NATS`,
-        ours: figure(s.relay.best),
-        yardstick: figure(s.nats.best),
-        ratio: fmt.pct(vsNats),
-        target: `≥ ${TARGET_VS_NATS * 100} %`,
-        result: vsNats >= TARGET_VS_NATS ? 'met' : 'missed',
-        note: vsNats >= TARGET_VS_NATS ? undefined : `${cpu}. See the analysis below`,
-      });
-    }
+    const rs = { relay: of('relay', n), ws: of('ws', n), nats: of('nats', n) };
+    const cpu = (s: System) => spread(rs[s].map((r) => r.serverUsPerFrame));
+    const natsCpu = (s: System) => spread(rs[s].map((r) => r.natsUsPerFrame));
+    const rate = (s: System) => spread(rs[s].map((r) => r.deliveredPerSec));
+    relayMax[`${n}/${opts.frameBytes}`] = rate('relay').median / opts.rooms;
+    // ratios pair the runs of one repeat (they ran back to back)
+    const cpuRatio = spread(rs.relay.map((r, i) => r.serverUsPerFrame / (rs.ws[i]?.serverUsPerFrame ?? NaN)));
+    const rateRatio = spread(rs.relay.map((r, i) => r.deliveredPerSec / (rs.nats[i]?.deliveredPerSec ?? NaN)));
+    const target = targetCpuRatio(n);
+    const config = `${opts.rooms} rooms of ${n}, ${kb} frames, saturation`;
+    const saturated = (s: System) => rs[s].filter((r) => r.generatorSaturated).length;
+    const genNote = (s: System) => (saturated(s) > 0 ? `the load generator saturated in ${saturated(s)} of ${rs[s].length} ${SYSTEM_LABEL[s]} runs` : undefined);
+    rows.push({
+      benchmark: 'Fan-out, CPU per frame',
+      configuration: config,
+      ours: `relay ${figure(cpu('relay'), fmt.us)} µs/frame (+ nats-server ${fmt.us(natsCpu('relay').median)})`,
+      yardstick: `ws design ${figure(cpu('ws'), fmt.us)} µs/frame (+ nats-server ${fmt.us(natsCpu('ws').median)}); raw NATS: nats-server ${fmt.us(cpu('nats').median)}`,
+      ratio: figure(cpuRatio, (v) => v.toFixed(2)),
+      target: `≤ ${target === 0.5 ? '½' : '⅓'}`,
+      ...verdict(cpuRatio, (v) => v <= target, 'ratio'),
+    });
+    const notes = [genNote('relay'), genNote('nats')].filter(Boolean);
+    const vsNats = verdict(rateRatio, (v) => v >= TARGET_VS_NATS, 'ratio');
+    rows.push({
+      benchmark: 'Fan-out, throughput vs raw NATS',
+      configuration: config,
+      ours: `${figure(rate('relay'), fmt.rate)} fr/s, p99 ${fmt.ms(spread(rs.relay.map((r) => r.latencyMs.p99)).median)} ms`,
+      yardstick: `raw NATS ${figure(rate('nats'), fmt.rate)} fr/s, p99 ${fmt.ms(spread(rs.nats.map((r) => r.latencyMs.p99)).median)} ms; ws design ${fmt.rate(rate('ws').median)} fr/s`,
+      ratio: figure(rateRatio, fmt.pct),
+      target: `≥ ${TARGET_VS_NATS * 100} %`,
+      result: vsNats.result,
+      note: [vsNats.note, notes.length > 0 ? `${notes.join('; ')}: throughput there is a floor set by the generator, the CPU per frame row is the measure` : undefined].filter(Boolean).join('; ') || undefined,
+    });
   }
+  const cores = os.cpus().length;
   const detail = markdownTable(
-    ['Room', 'Frame', 'Phase', 'System', 'Delivered fr/s', 'Sent fr/s', 'p50 ms', 'p99 ms', 'Lost', 'CPU % (server / nats / load gen)', `Machine busy % (of ${os.cpus().length * 100})`],
-    ms.map((m) => [
-      String(m.roomSize), kb(m.frameBytes), m.phase === 'video' ? `${opts.fps} fps` : `saturation (window ${m.window})`, SYSTEM_LABEL[m.system],
-      fmt.rate(m.best.deliveredPerSec), fmt.rate(m.best.sentPerSec), fmt.ms(m.best.latencyMs.p50), fmt.ms(m.best.latencyMs.p99), String(m.best.lost),
-      `${m.best.cpu.server ?? '—'} / ${m.best.cpu.nats} / ${m.best.cpu.loadgen}`, String(m.best.cpu.machine),
+    ['Room', 'System', 'Run', 'Delivered fr/s', 'p50 ms', 'p99 ms', 'Lost', 'Server µs/frame', 'nats-server µs/frame', 'CPU % server / nats', 'Load gen CPU % (processes)', `Machine busy % (of ${cores * 100})`],
+    runs.map((r) => [
+      `${opts.rooms}×${r.roomSize}`, SYSTEM_LABEL[r.system], String(r.repeat), fmt.rate(r.deliveredPerSec), fmt.ms(r.latencyMs.p50), fmt.ms(r.latencyMs.p99), String(r.lost),
+      fmt.us(r.serverUsPerFrame), fmt.us(r.natsUsPerFrame), `${r.cpu.server ?? '—'} / ${r.cpu.nats}`,
+      `${r.loadgen.totalPct} (${r.loadgen.processes})${r.generatorSaturated ? ' **saturated**' : ''}`, String(r.cpu.machine),
     ]),
   );
   const details = `
-Every participant of the room sends MEDIA PacketWrappers (built with protocol/'s encoders; MediaPacket.timestamp = send time)
-and receives everyone else's; latency = receive time − send time on the same clock (one load-generator process).
-Delivered frames/s counts frames received by all receivers. Our relay and the yardstick are reached over WebSocket
-(\`ws\` clients, no compression); raw NATS participants have one connection each (echo off), subscribe \`room.R.*\` and
-publish on their own subject: the same deliveries with no relay in between. The three systems use the same nats-server and
-take turns configuration by configuration. *Video rate*: ${opts.fps} frames/s per sender, offered load N·${opts.fps}·(N−1)
-deliveries/s. *Saturation*: closed loop, each sender keeps at most *window* frames not yet delivered to every receiver
-and never more than 1 MiB queued in its socket, so the rate is what the system delivers; latency then includes that queue
-(Little's law). Each system runs with windows for ${IN_FLIGHT_BUDGETS.map((b) => `${b / 1024} KiB`).join(' and ')} in flight per room
-(${opts.repeats} run(s) each) and its best run is reported, with its window. ${opts.warmupMs} ms warm-up, ${opts.durationMs} ms measured. CPU: % of one core over the measured window
-(the load generator is one Node process for all participants).
+${opts.rooms} rooms of N participants per configuration; every participant sends MEDIA PacketWrappers of ${kb} (built with
+protocol/'s encoders; MediaPacket.timestamp = send time on CLOCK_MONOTONIC) and receives everyone else's in its room. Our
+relay and the \`ws\` design are reached over WebSocket (\`ws\` clients, no compression); raw NATS participants have one
+connection each (echo off), subscribe \`room.R.*\` and publish on their own subject: the same deliveries with no relay in
+between. Closed loop: each sender keeps at most *window* = ${fmt.bytes(IN_FLIGHT_BUDGET)} / (frame × N) frames not yet
+delivered to every receiver, so the rate is what the system delivers. ${opts.repeats} run(s) per system, interleaved
+(relay, ws, NATS, relay, …), ${opts.warmupMs} ms warm-up, ${opts.durationMs} ms measured.
+
+**CPU per delivered frame** = the process's user + system time over the measured window (from /proc/<pid>/stat) ÷ frames
+delivered in it: for our relay and the \`ws\` design the server process itself, with nats-server shown beside it; for
+raw NATS, nats-server. The ratio row pairs the runs of one repeat (they ran back to back) and shows the median and the
+range over repeats; a target is *met* only when every repeat meets it, and says so when only the median does.
+
+**Load generator:** ${opts.generators} processes (bench/loadgen-worker.ts), whole rooms spread over them. A run is marked
+*saturated* when the generators used ≥ 85 % of the CPU they may use (or one of them ≥ 85 % of a core): there the rate is
+the generator's, not the system's. **CPU placement:** ${placement.pinned
+    ? `the system under test (our relay, the ws design, or nats-server for raw NATS) was pinned to core 0 with \`taskset -a\` for its runs, and every other process of the benchmark (generators, the other servers, nats-server behind a relay) to core ${placement.otherCpus}; the machine's other work was not ours to move and still ran on both`
+    : 'nothing was pinned (fewer than 2 cores, or no taskset)'}.
 
 ${detail}
 `;
-  return { name: 'fanout', title: 'Relay fan-out', rows, details, raw: { options: opts, inFlightBudgetsBytes: IN_FLIGHT_BUDGETS, measurements: ms }, relayMax };
+  return { name: 'fanout', title: 'Relay fan-out', rows, details, raw: { options: opts, inFlightBudgetBytes: IN_FLIGHT_BUDGET, placement, runs: runs.map(({ latencyHistogram: _h, ...r }) => r) }, relayMax };
+}
+
+/**
+ * A target is met when every repeat meets it; met by the median only, it is "met within the noise".
+ */
+export function verdict(s: Spread, ok: (v: number) => boolean, what: string): Pick<Row, 'result' | 'note'> {
+  if (s.n === 0) return { result: 'not measured', note: 'no run completed' };
+  const all = ok(s.min) && ok(s.max);
+  if (all) return { result: 'met' };
+  if (ok(s.median)) return { result: 'met', note: `within the noise: the median ${what} meets it, not every repeat (range in the ratio column)` };
+  return { result: 'missed', note: `see the analysis below` };
 }

@@ -3,9 +3,9 @@
 import os from 'node:os';
 import { benchEnv } from './env';
 import { closeAll, connectAll, natsParticipant, runLoad, sleep, wsParticipant, type Participant, type RunResult } from './load';
-import { startRelay } from './procs';
+import { placeSystem, placement, release, startRelay } from './procs';
 import { fmt, type BenchResult, type Row } from './report';
-import { median } from './stats';
+import { median, spread } from './stats';
 
 export interface LatencyOptions {
   roomSize: number;
@@ -16,7 +16,7 @@ export interface LatencyOptions {
   repeats: number;
 }
 
-export const LATENCY_FULL: LatencyOptions = { roomSize: 5, frameBytes: 1024, warmupMs: 1000, durationMs: 4000, repeats: 3 };
+export const LATENCY_FULL: LatencyOptions = { roomSize: 5, frameBytes: 1024, warmupMs: 1000, durationMs: 3000, repeats: 5 };
 export const LATENCY_QUICK: LatencyOptions = { roomSize: 5, frameBytes: 1024, warmupMs: 200, durationMs: 800, repeats: 1 };
 
 export const TARGET_ADDED_P99_MS = 1;
@@ -46,6 +46,8 @@ export async function benchLatency(opts: LatencyOptions, maxDeliveredPerSec: num
     // alternate participants between relay A and relay B, so every sender has receivers on the other one
     relayPs = await connectAll(n, (i) => wsParticipant(`ws://127.0.0.1:${i % 2 === 0 ? env.relay.port : relayB.port}`, room, i, i % 2));
     natsPs = await connectAll(n, (i) => natsParticipant(env.nats.url, `${room}-nats`, i));
+    // both relays on core 0; this process (the generator) and nats-server on the other core, for both paths
+    placeSystem([env.relay.pid, relayB.pid], [process.pid, env.nats.pid, env.wsRelay.pid]);
     await sleep(300);
     if (maxDeliveredPerSec === undefined) {
       const single = await connectAll(n, (i) => wsParticipant(`ws://127.0.0.1:${env.relay.port}`, `${room}-max`, i));
@@ -67,11 +69,14 @@ export async function benchLatency(opts: LatencyOptions, maxDeliveredPerSec: num
       log(`latency #${k + 1}: relay path p50 ${fmt.ms(relay.crossLatencyMs!.p50)} p99 ${fmt.ms(relay.crossLatencyMs!.p99)}; NATS p50 ${fmt.ms(nats.latencyMs.p50)} p99 ${fmt.ms(nats.latencyMs.p99)}; machine ${relay.cpu.machine} %`);
     }
   } finally {
+    release([process.pid, env.relay.pid, relayB.pid, env.nats.pid, env.wsRelay.pid]);
     await closeAll(relayPs);
     await closeAll(natsPs);
     await relayB.stop();
   }
   const med = (f: (p: Pair) => number) => median(pairs.map(f));
+  const p99Spread = spread(pairs.map((p) => p.addedP99));
+  const p99Established = p99Spread.max <= TARGET_ADDED_P99_MS;
   const added = { p50: med((p) => p.addedP50), p99: med((p) => p.addedP99) };
   const cross = { p50: med((p) => p.relay.crossLatencyMs!.p50), p99: med((p) => p.relay.crossLatencyMs!.p99) };
   const direct = { p50: med((p) => p.nats.latencyMs.p50), p99: med((p) => p.nats.latencyMs.p99) };
@@ -92,13 +97,13 @@ export async function benchLatency(opts: LatencyOptions, maxDeliveredPerSec: num
     {
       benchmark: 'Added latency',
       configuration: `${config}, p99`,
-      ours: `${signedMs(added.p99)} ms (relay path ${fmt.ms(cross.p99)} ms)`,
+      ours: `${signedMs(added.p99)} ms, range ${signedMs(p99Spread.min)} to ${signedMs(p99Spread.max)} over ${pairs.length} pairs (relay path ${fmt.ms(cross.p99)} ms)`,
       yardstick: `direct NATS ${fmt.ms(direct.p99)} ms`,
       ratio: fmt.ratio(cross.p99 / direct.p99),
       target: `≤ ${TARGET_ADDED_P99_MS} ms`,
-      result: added.p99 <= TARGET_ADDED_P99_MS ? 'met' : 'missed',
-      note: added.p99 <= TARGET_ADDED_P99_MS ? undefined
-        : `the relay path crosses two relay processes and nats-server, all sharing ${cores} cores with the load generator and other work (${cpuText(pairs[0].relay.cpu)}, first run). See the analysis below`,
+      result: p99Established ? 'met' : 'missed',
+      note: p99Established ? undefined
+        : `${added.p99 <= TARGET_ADDED_P99_MS ? 'the median pair meets it but not every pair: not established (within the noise); ' : ''}the relay path crosses two relay processes and nats-server, all sharing ${cores} cores with the load generator and other work (${cpuText(pairs[0].relay.cpu)}, first run). See the analysis below`,
     },
   ];
   const row = (label: string, d: RunResult['latencyMs'] | undefined) =>
@@ -107,7 +112,8 @@ export async function benchLatency(opts: LatencyOptions, maxDeliveredPerSec: num
 Path measured: a participant on relay A sends, one on relay B receives (and the other way round): client → relay A →
 nats-server → relay B → client. The same load is then offered to ${n} participants connected straight to nats-server
 (client → nats-server → client). Added latency = relay-path percentile − direct-NATS percentile, per pair of runs; the
-table shows the median over ${opts.repeats} alternating pair(s). Load: half of our relay's maximum from ${maxSource}
+table shows the median over ${opts.repeats} alternating pair(s), and the target counts as met only when every pair meets
+it (a spread that excludes the noise). ${placement.pinned ? `Both relays were pinned to core 0, this generator process and nats-server to core ${placement.otherCpus} (taskset -a), for both paths.` : 'Nothing was pinned.'} Load: half of our relay's maximum from ${maxSource}
 (${fmt.rate(maxDeliveredPerSec)} delivered fr/s for ${n} participants, ${opts.frameBytes / 1024} KB), i.e. ${fps.toFixed(0)} frames/s per sender.
 ${opts.durationMs} ms measured after ${opts.warmupMs} ms warm-up per run. Senders are paced by a 1 ms timer, so frames leave in small bursts.
 

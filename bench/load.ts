@@ -5,10 +5,10 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import {
-  MediaType, PacketType, decodeMediaPacket, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, subjects, utf8,
+  MediaType, PacketType, decodeMediaPacket, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, encodeRttProbe, subjects, utf8,
 } from '../protocol';
 import { CpuMeter } from './procs';
-import { Samples, type Distribution } from './stats';
+import { Histogram, type Distribution, type HistogramData } from './stats';
 
 /** One member of the benchmark room, whatever carries it. */
 export interface Participant {
@@ -26,7 +26,7 @@ const MAGIC = 0x56434742; // "VCGB"
 const TIMESTAMP_SENTINEL = Math.PI * 1e100;
 
 /** Fixed-width user ids keep every sender's frame layout identical. */
-export const userIdOf = (index: number) => `u${String(index).padStart(4, '0')}`;
+export const userIdOf = (index: number) => `u${String(index).padStart(5, '0')}`;
 
 /**
  * A MEDIA PacketWrapper of exactly `size` bytes from sender `index`, built with protocol/'s
@@ -38,7 +38,10 @@ export class FrameTemplate {
   readonly timestampOffset: number;
   readonly payloadOffset: number;
 
-  constructor(readonly size: number, readonly runId: number, readonly sender: number) {
+  /** where the sender's user id is written (wrapper and media packet) */
+  readonly userIdOffsets: number[];
+
+  constructor(readonly size: number, readonly runId: number, readonly sender: number, mediaType: MediaType = MediaType.VIDEO) {
     const build = (payloadLength: number) => {
       const payload = new Uint8Array(payloadLength);
       const dv = new DataView(payload.buffer);
@@ -49,10 +52,10 @@ export class FrameTemplate {
       return encodePacketWrapper({
         packetType: PacketType.MEDIA,
         userId: userIdOf(sender),
-        data: encodeMediaPacket({ mediaType: MediaType.VIDEO, userId: userIdOf(sender), data: payload, frameType: 'delta', timestamp: TIMESTAMP_SENTINEL }),
+        data: encodeMediaPacket({ mediaType, userId: userIdOf(sender), data: payload, frameType: size >= 20_000 ? 'key' : 'delta', timestamp: TIMESTAMP_SENTINEL }),
       });
     };
-    let payloadLength = size - 64;
+    let payloadLength = Math.max(12, size - 64);
     let bytes = build(payloadLength);
     for (let i = 0; i < 4 && bytes.length !== size; i++) bytes = build((payloadLength += size - bytes.length));
     if (bytes.length !== size) throw new Error(`cannot build a ${size}-byte frame`);
@@ -61,6 +64,9 @@ export class FrameTemplate {
     const sentinel = new Uint8Array(8);
     new DataView(sentinel.buffer).setFloat64(0, TIMESTAMP_SENTINEL, true);
     this.timestampOffset = indexOf(bytes, sentinel);
+    const id = utf8.encode(userIdOf(sender));
+    this.userIdOffsets = [indexOf(bytes, id)];
+    this.userIdOffsets.push(indexOf(bytes, id, this.userIdOffsets[0] + 1));
     // proves the offsets are where protocol/'s decoder finds the fields
     const media = decodeMediaPacket(decodePacketWrapper(bytes).data);
     if (media.timestamp !== TIMESTAMP_SENTINEL || utf8.decode(media.userId) !== userIdOf(sender)) throw new Error('frame template does not decode');
@@ -71,6 +77,14 @@ export class FrameTemplate {
     const out = Buffer.allocUnsafe(this.bytes.length);
     out.set(this.bytes);
     out.writeDoubleLE(timestampMs, this.timestampOffset);
+    return out;
+  }
+
+  /** Like stamp(), as sent by participant `sender` whose user id is `userId` (same length). */
+  stampAs(timestampMs: number, sender: number, userId: Uint8Array): Buffer {
+    const out = this.stamp(timestampMs);
+    for (const o of this.userIdOffsets) out.set(userId, o);
+    out.writeUInt16BE(sender, this.payloadOffset + 8);
     return out;
   }
 }
@@ -89,8 +103,8 @@ function magicBytes(): Uint8Array {
   return b;
 }
 
-function indexOf(hay: Uint8Array, needle: Uint8Array): number {
-  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+function indexOf(hay: Uint8Array, needle: Uint8Array, from = 0): number {
+  outer: for (let i = from; i + needle.length <= hay.length; i++) {
     for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
     return i;
   }
@@ -176,10 +190,41 @@ export type SendMode =
   /** every participant sends `fps` frames a second */
   | { kind: 'rate'; fps: number }
   /** as fast as the system delivers: each sender keeps at most `window` frames undelivered (per receiver) */
-  | { kind: 'saturate'; window: number };
+  | { kind: 'saturate'; window: number }
+  /** a real call's mix per participant (MEDIA_MIX): audio, video with keyframes, heartbeats, RTT probes */
+  | { kind: 'media' };
+
+/**
+ * What one participant of a real call sends (the videocall client's rates): Opus audio every
+ * 20 ms, 100–200 bytes; video at 30 fps with a ~40 KB keyframe every 2 s and deltas of a few KB;
+ * one heartbeat a second (fanned out like media); one RTT probe a second to its active relay
+ * (echoed, never fanned out; rtt-client's activeProbeIntervalMs).
+ */
+export const MEDIA_MIX = {
+  audio: { perSec: 50, bytes: [100, 150, 200] },
+  video: { perSec: 30, keyframeEvery: 60, keyframeBytes: 40 * 1024, deltaBytes: [2048, 3072, 4096] },
+  heartbeat: { perSec: 1, bytes: 64 },
+  rttProbe: { perSec: 1 },
+} as const;
+
+/** Fanned-out frames a participant sends per second in the media mix (probes are echoed only). */
+export const MEDIA_FRAMES_PER_SEC = MEDIA_MIX.audio.perSec + MEDIA_MIX.video.perSec + MEDIA_MIX.heartbeat.perSec;
+/** Mean bytes a participant sends per second in the media mix (fanned-out frames). */
+export const MEDIA_BYTES_PER_SEC =
+  MEDIA_MIX.audio.perSec * mean(MEDIA_MIX.audio.bytes) +
+  MEDIA_MIX.video.perSec * ((MEDIA_MIX.video.keyframeBytes + (MEDIA_MIX.video.keyframeEvery - 1) * mean(MEDIA_MIX.video.deltaBytes)) / MEDIA_MIX.video.keyframeEvery) +
+  MEDIA_MIX.heartbeat.perSec * MEDIA_MIX.heartbeat.bytes;
+
+function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
 
 export interface RunOptions {
-  participants: readonly Participant[];
+  /** one room of participants; or `rooms` */
+  participants?: readonly Participant[];
+  /** several independent rooms driven together (participant indices unique across them) */
+  rooms?: ReadonlyArray<readonly Participant[]>;
+  /** frame size for 'rate' and 'saturate'; 'media' uses MEDIA_MIX */
   frameBytes: number;
   mode: SendMode;
   warmupMs: number;
@@ -193,62 +238,106 @@ export interface RunResult {
   deliveredPerSec: number;
   /** frames sent by all senders per second, in the measured window */
   sentPerSec: number;
+  /** frames received in the measured window (for CPU per frame) */
+  deliveredInWindow: number;
+  /** measured window, ms */
+  windowMs: number;
   /** delivery latency of frames received in the window, ms */
   latencyMs: Distribution;
+  /** the same as a mergeable histogram (load-generator processes report it) */
+  latencyHistogram: HistogramData;
   /** only deliveries between participants on different servers (group) */
   crossLatencyMs?: Distribution;
   /** only deliveries between participants on the same server */
   sameLatencyMs?: Distribution;
-  /** deliveries given up on (dropped somewhere) in saturation mode */
+  /** deliveries due (sent × receivers) over the whole run, and those that never arrived */
+  expected: number;
   lost: number;
   /** % of one core, per process, over the measured window */
   cpu: Record<string, number>;
 }
 
-let nextRunId = 1;
+let nextRunId = (process.pid & 0xffff) * 0x10000;
 
 /** Per-sender send socket limit, so a sender never queues without bound in the generator. */
 const MAX_LOCAL_BUFFER = 1024 * 1024;
 /** In saturation, undelivered frames that see no progress this long are written off as lost. */
 const STALL_MS = 1_000;
+/** A session id field appended by the relay: tag byte + varint of a 64-bit id with the top bit set. */
+const STAMPED_SESSION_ID_BYTES = 11;
+/** The media mix is paced by one timer for all participants. */
+const MEDIA_TICK_MS = 5;
+
+interface Layout {
+  payloadOffset: number;
+  timestampOffset: number;
+}
+
+/** Frame templates by size for one run: one template serves every sender (user id and sender rewritten). */
+class TemplateSet {
+  private readonly bySize = new Map<number, FrameTemplate>();
+  readonly layouts = new Map<number, Layout>();
+  constructor(private readonly runId: number, private readonly mediaTypeOf: (size: number) => MediaType = () => MediaType.VIDEO) {}
+
+  get(size: number): FrameTemplate {
+    let t = this.bySize.get(size);
+    if (t === undefined) {
+      t = new FrameTemplate(size, this.runId, 0, this.mediaTypeOf(size));
+      this.bySize.set(size, t);
+      const layout = { payloadOffset: t.payloadOffset, timestampOffset: t.timestampOffset };
+      // as sent, and as delivered by a relay that appended the sender's session id (tag + 10-byte varint)
+      this.layouts.set(size, layout);
+      this.layouts.set(size + STAMPED_SESSION_ID_BYTES, layout);
+    }
+    return t;
+  }
+}
 
 export async function runLoad(opts: RunOptions): Promise<RunResult> {
-  const { participants, mode } = opts;
+  const { mode } = opts;
+  const rooms = opts.rooms ?? [opts.participants ?? []];
+  const participants = rooms.flat();
   const n = participants.length;
-  const runId = nextRunId++;
-  const templates = participants.map((p) => new FrameTemplate(opts.frameBytes, runId, p.index));
-  const { payloadOffset, timestampOffset } = templates[0];
-  if (templates.some((t) => t.payloadOffset !== payloadOffset || t.timestampOffset !== timestampOffset)) throw new Error('frame layouts differ between senders');
-  const minLength = opts.frameBytes;
+  const receiversOf = rooms.flatMap((r) => r.map(() => r.length - 1));
+  const runId = nextRunId++ >>> 0;
+  const mediaSizes = new Set<number>([...MEDIA_MIX.audio.bytes, ...MEDIA_MIX.video.deltaBytes]);
+  const templates = new TemplateSet(runId, (size) => size === MEDIA_MIX.heartbeat.bytes ? MediaType.HEARTBEAT : MEDIA_MIX.audio.bytes.includes(size as 100) ? MediaType.AUDIO : MediaType.VIDEO);
+  const sizes = mode.kind === 'media'
+    ? [...mediaSizes, MEDIA_MIX.video.keyframeBytes, MEDIA_MIX.heartbeat.bytes]
+    : [opts.frameBytes];
+  for (const size of sizes) templates.get(size);
+  const layouts = templates.layouts;
+  const userIds = participants.map((p) => utf8.encode(userIdOf(p.index)));
   const bySender = new Map(participants.map((p, i) => [p.index, i]));
+  if (bySender.size !== n) throw new Error('participant indices must be unique across rooms');
 
   const sent = new Array<number>(n).fill(0);
   const delivered = new Array<number>(n).fill(0);
   const writtenOff = new Array<number>(n).fill(0);
   const lastProgress = new Array<number>(n).fill(performance.now());
-  const latency = new Samples();
-  const cross = new Samples();
-  const same = new Samples();
+  const latency = new Histogram();
+  const cross = new Histogram();
+  const same = new Histogram();
   let measuring = false;
   let windowDelivered = 0;
   let windowSent = 0;
   let sending = true;
   let pumpQueued = false;
 
-  const send = (i: number) => {
-    const frame = templates[i].stamp(performance.now());
+  const send = (i: number, size: number) => {
+    const frame = templates.get(size).stampAs(monotonicMs(), participants[i].index, userIds[i]);
     participants[i].send(frame);
     sent[i]++;
     if (measuring) windowSent++;
   };
 
-  const canSend = (i: number, window: number) =>
-    (sent[i] * (n - 1) - delivered[i] - writtenOff[i]) < window * (n - 1) && participants[i].buffered() < MAX_LOCAL_BUFFER;
+  const outstanding = (i: number) => sent[i] * receiversOf[i] - delivered[i] - writtenOff[i];
+  const canSend = (i: number, window: number) => outstanding(i) < window * receiversOf[i] && participants[i].buffered() < MAX_LOCAL_BUFFER;
 
   const pump = () => {
     pumpQueued = false;
     if (!sending || mode.kind !== 'saturate') return;
-    for (let i = 0; i < n; i++) while (canSend(i, mode.window)) send(i);
+    for (let i = 0; i < n; i++) while (canSend(i, mode.window)) send(i, opts.frameBytes);
   };
   const schedulePump = () => {
     if (pumpQueued) return;
@@ -256,19 +345,22 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
     setImmediate(pump);
   };
 
+  const minLength = Math.min(...sizes);
   participants.forEach((p) => {
     p.onFrame = (frame) => {
       if (frame.length < minLength || frame[0] !== 0x08 || frame[1] !== PacketType.MEDIA) return;
+      const layout = layouts.get(frame.length);
+      if (layout === undefined) return;
       const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-      if (dv.getUint32(payloadOffset) !== MAGIC || dv.getUint32(payloadOffset + 4) !== runId) return;
-      const now = performance.now();
-      const s = bySender.get(dv.getUint16(payloadOffset + 8));
+      if (dv.getUint32(layout.payloadOffset) !== MAGIC || dv.getUint32(layout.payloadOffset + 4) !== runId) return;
+      const now = monotonicMs();
+      const s = bySender.get(dv.getUint16(layout.payloadOffset + 8));
       if (s === undefined) return;
       delivered[s]++;
       lastProgress[s] = now;
       if (measuring) {
         windowDelivered++;
-        const ms = now - dv.getFloat64(timestampOffset, true);
+        const ms = now - dv.getFloat64(layout.timestampOffset, true);
         latency.push(ms);
         if (participants[s].group !== p.group) cross.push(ms);
         else same.push(ms);
@@ -287,16 +379,18 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
       const now = performance.now();
       for (let i = 0; i < n; i++) {
         const due = Math.floor((now - start - (intervalMs * i) / n) / intervalMs) + 1;
-        while (sending && sent[i] < due && participants[i].buffered() < MAX_LOCAL_BUFFER) send(i);
+        while (sending && sent[i] < due && participants[i].buffered() < MAX_LOCAL_BUFFER) send(i, opts.frameBytes);
       }
     }, 1);
+  } else if (mode.kind === 'media') {
+    ticker = mediaTicker(participants, () => sending, send, start);
   } else {
     ticker = setInterval(() => {
       const now = performance.now();
       for (let i = 0; i < n; i++) {
-        const outstanding = sent[i] * (n - 1) - delivered[i] - writtenOff[i];
-        if (outstanding > 0 && now - lastProgress[i] > STALL_MS) {
-          writtenOff[i] += outstanding;
+        const o = outstanding(i);
+        if (o > 0 && now - lastProgress[i] > STALL_MS) {
+          writtenOff[i] += o;
           lastProgress[i] = now;
         }
       }
@@ -317,20 +411,68 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
   clearInterval(ticker);
   // let what is in flight arrive, so the next run starts clean
   const drainDeadline = performance.now() + 2_000;
-  while (performance.now() < drainDeadline && participants.some((_, i) => sent[i] * (n - 1) - delivered[i] - writtenOff[i] > 0)) await sleep(20);
+  while (performance.now() < drainDeadline && participants.some((_, i) => outstanding(i) > 0)) await sleep(20);
   for (const p of participants) p.onFrame = () => undefined;
 
-  const lost = writtenOff.reduce((a, b) => a + b, 0) + participants.reduce((a, _, i) => a + Math.max(0, sent[i] * (n - 1) - delivered[i] - writtenOff[i]), 0);
+  const expected = participants.reduce((a, _, i) => a + sent[i] * receiversOf[i], 0);
+  const lost = writtenOff.reduce((a, b) => a + b, 0) + participants.reduce((a, _, i) => a + Math.max(0, outstanding(i)), 0);
   return {
     deliveredPerSec: (windowDelivered / elapsed) * 1000,
     sentPerSec: (windowSent / elapsed) * 1000,
+    deliveredInWindow: windowDelivered,
+    windowMs: elapsed,
     latencyMs: latency.summary(),
-    crossLatencyMs: cross.length > 0 ? cross.summary() : undefined,
-    sameLatencyMs: same.length > 0 ? same.summary() : undefined,
+    latencyHistogram: latency.data(),
+    crossLatencyMs: cross.count > 0 ? cross.summary() : undefined,
+    sameLatencyMs: same.count > 0 ? same.summary() : undefined,
+    expected,
     lost,
     cpu: cpuUse,
   };
 }
+
+/**
+ * Paces MEDIA_MIX for every participant from one timer; each participant's streams start at its
+ * own phase (independent cameras and microphones), so keyframes do not all leave at once.
+ */
+function mediaTicker(participants: readonly Participant[], sending: () => boolean, send: (i: number, size: number) => void, start: number): NodeJS.Timeout {
+  const n = participants.length;
+  const { audio, video, heartbeat } = MEDIA_MIX;
+  const probe = participants.map((p) => encodeRttProbe(userIdOf(p.index), 0));
+  const streams = [
+    { periodMs: 1000 / audio.perSec, size: (k: number) => audio.bytes[k % audio.bytes.length] },
+    { periodMs: 1000 / video.perSec, size: (k: number) => (k % video.keyframeEvery === 0 ? video.keyframeBytes : video.deltaBytes[k % video.deltaBytes.length]) },
+    { periodMs: 1000 / heartbeat.perSec, size: () => heartbeat.bytes },
+    { periodMs: 1000 / MEDIA_MIX.rttProbe.perSec, size: () => 0 },
+  ];
+  const count = streams.map(() => new Array<number>(n).fill(0));
+  // golden-ratio phases: evenly spread whatever n is
+  const phase = participants.map((_, i) => (i * 0.6180339887) % 1);
+  return setInterval(() => {
+    if (!sending()) return;
+    const elapsed = performance.now() - start;
+    for (let i = 0; i < n; i++) {
+      if (participants[i].buffered() >= MAX_LOCAL_BUFFER) continue;
+      for (let s = 0; s < streams.length; s++) {
+        const st = streams[s];
+        const due = Math.floor(elapsed / st.periodMs - phase[i]) + 1;
+        const c = count[s];
+        while (c[i] < due) {
+          if (s === 3) participants[i].send(probe[i]);
+          else send(i, st.size(c[i]));
+          c[i]++;
+        }
+      }
+    }
+  }, MEDIA_TICK_MS);
+}
+
+/**
+ * CLOCK_MONOTONIC in ms, the same in every process of this machine (process.hrtime is
+ * uv_hrtime), so a frame stamped in one load-generator process can be timed in another.
+ */
+const MONOTONIC_OFFSET_MS = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+export const monotonicMs = () => performance.now() + MONOTONIC_OFFSET_MS;
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

@@ -1,5 +1,6 @@
 // The servers a benchmark runs against, as child processes on 127.0.0.1 free ports. Every process
 // started here is registered and stopped by stopAll(), which run.ts calls on exit, error and Ctrl-C.
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,8 +27,26 @@ function track(m: ManagedProcess): ManagedProcess {
   return m;
 }
 
+const children = new Set<ChildProcess>();
+
+/** A child started outside startProcess (the load generators): registered, stopped by stopAll(). */
+export function trackChild(child: ChildProcess): void {
+  if (child.pid !== undefined) started.push(child.pid);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
+
 /** Stops every process this module started (SIGTERM, SIGKILL after 3 s) and removes temp dirs. */
 export async function stopAll(): Promise<void> {
+  await Promise.all([...children].map((c) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) return resolve();
+    const timer = setTimeout(() => c.kill('SIGKILL'), 3_000);
+    c.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    c.kill('SIGTERM');
+  })));
   await Promise.all([...running].map((m) => m.stop(3_000)));
   for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
   tempDirs.clear();
@@ -36,6 +55,53 @@ export async function stopAll(): Promise<void> {
 /** Last resort on process exit: nothing may outlive the benchmark. */
 export function killAllNow(): void {
   for (const m of running) if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGKILL');
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
+/**
+ * CPU placement on this machine: the system under test gets core 0, everything else of ours (load
+ * generators, nats-server when it is not what is measured) core 1. Other work on the machine is
+ * not ours to move, so core 0 is ours only as far as the scheduler keeps it so. Fewer than 2
+ * cores, or no taskset: nothing is pinned (placement.pinned false).
+ */
+export const placement = (() => {
+  const cores = os.cpus().length;
+  let taskset = false;
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    taskset = true;
+  } catch {
+    taskset = false;
+  }
+  const pinned = cores >= 2 && taskset;
+  return {
+    pinned,
+    sutCpus: pinned ? '0' : undefined,
+    otherCpus: pinned ? Array.from({ length: cores - 1 }, (_, i) => i + 1).join(',') : undefined,
+    allCpus: pinned ? `0-${cores - 1}` : undefined,
+  };
+})();
+
+/** Pins every thread of `pid` to `cpus` (taskset -a -p -c); false when it could not. */
+export function pin(pid: number, cpus: string | undefined): boolean {
+  if (cpus === undefined) return false;
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every core again, after a benchmark that pinned. */
+export function release(pids: readonly number[]): void {
+  for (const pid of pids) pin(pid, placement.allCpus);
+}
+
+/** The system under test on core 0, the rest of ours on the other cores. */
+export function placeSystem(sut: readonly number[], rest: readonly number[]): void {
+  for (const pid of sut) pin(pid, placement.sutCpus);
+  for (const pid of rest) pin(pid, placement.otherCpus);
 }
 
 export interface Server {

@@ -59,7 +59,7 @@ export const SUMMARY_HEADERS = ['Benchmark', 'Configuration', 'Ours', 'Yardstick
 /** `analysis`: hand-written Markdown kept in bench/analysis.md, shown after the summary table. */
 export function renderMarkdown(info: RunInfo, results: BenchResult[], analysis?: string): string {
   const rows = results.flatMap((r) => r.rows);
-  const verdict = (r: Row) => (r.result === 'missed' || r.result === 'not measured') && r.note ? `**${r.result}**: ${r.note}` : r.result === 'missed' ? `**missed**` : r.result;
+  const verdict = (r: Row) => (r.result === 'missed' || r.result === 'not measured') && r.note ? `**${r.result}**: ${r.note}` : r.result === 'missed' ? `**missed**` : r.note ? `${r.result}: ${r.note}` : r.result;
   const counts = (v: Verdict) => rows.filter((r) => r.result === v).length;
   return [
     '# Benchmarks',
@@ -98,6 +98,8 @@ export const fmt = {
   rate: (v: number) => (v >= 10_000 ? `${Math.round(v / 1000)}k` : v >= 1000 ? `${(v / 1000).toFixed(1)}k` : `${Math.round(v)}`),
   ms: (v: number) => (!Number.isFinite(v) ? '—' : Math.abs(v) >= 100 ? `${Math.round(v)}` : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2)),
   bytes: (v: number) => (Math.abs(v) >= 1024 * 1024 ? `${(v / 1024 / 1024).toFixed(1)} MiB` : Math.abs(v) >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${Math.round(v)} B`),
+  count: (v: number) => (!Number.isFinite(v) ? '—' : v >= 1000 ? `${(Math.round(v / 100) / 10).toLocaleString('en-US')}k` : `${Math.round(v)}`),
+  us: (v: number) => (!Number.isFinite(v) ? '—' : v >= 100 ? `${Math.round(v)}` : v >= 10 ? v.toFixed(1) : v.toFixed(2)),
   ratio: (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : '—'),
   pct: (v: number) => (Number.isFinite(v) ? `${Number.isInteger(Math.round(v * 1000) / 10) ? Math.round(v * 100) : (v * 100).toFixed(1)} %` : '—'),
 };

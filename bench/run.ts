@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CAPACITY_FULL, CAPACITY_QUICK, benchCapacity } from './capacity';
 import { ELECTION_FULL, ELECTION_QUICK, benchElection } from './election';
 import { FAILOVER_FULL, FAILOVER_QUICK, benchFailover } from './failover';
 import { FANOUT_FULL, FANOUT_QUICK, benchFanout } from './fanout';
@@ -14,11 +15,11 @@ import { ROOT, killAllNow, startedPids, stopAll } from './procs';
 import { writeReport, type BenchResult, type RunInfo } from './report';
 import { SYNTH_FULL, SYNTH_QUICK, benchSynth } from './synth';
 
-const NAMES = ['fanout', 'latency', 'election', 'failover', 'synth', 'memory'] as const;
+const NAMES = ['fanout', 'capacity', 'latency', 'election', 'failover', 'synth', 'memory'] as const;
 type Name = (typeof NAMES)[number];
 
 const TITLES: Record<Name, string> = {
-  fanout: 'Relay fan-out', latency: 'Added latency', election: 'Election', failover: 'Failover', synth: 'Synthesis', memory: 'Memory',
+  fanout: 'Relay fan-out', capacity: 'Capacity', latency: 'Added latency', election: 'Election', failover: 'Failover', synth: 'Synthesis', memory: 'Memory',
 };
 
 const USAGE = `Usage: npm run bench [-- options]
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
       relayMax = r.relayMax;
       return r;
     });
+    await run('capacity', () => benchCapacity(args.quick ? CAPACITY_QUICK : CAPACITY_FULL, log));
     await run('latency', () => {
       const o = args.quick ? LATENCY_QUICK : LATENCY_FULL;
       return benchLatency(o, relayMax?.[`${o.roomSize}/${o.frameBytes}`], log);

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { SUMMARY_HEADERS } from '../../bench/report';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const BENCHMARKS = ['fanout', 'latency', 'election', 'failover', 'memory', 'synth'];
-const ROW_NAMES = ['Fan-out, video rate', 'Fan-out, saturation', 'Added latency', 'Election', 'Failover', 'Memory', 'Synthesis'];
+const BENCHMARKS = ['fanout', 'capacity', 'latency', 'election', 'failover', 'memory', 'synth'];
+const ROW_NAMES = ['Fan-out, CPU per frame', 'Fan-out, throughput vs raw NATS', 'Capacity, media mix', 'Added latency', 'Election', 'Failover', 'Memory', 'Synthesis'];
 const VERDICTS = ['met', 'missed', 'no target', 'not measured'];
 
 let dir: string;
