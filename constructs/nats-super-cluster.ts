@@ -32,7 +32,13 @@ export interface NatsSuperClusterProps {
   readonly resources?: k8s.ResourceRequirements;
 }
 
-/** Construct IDs (a contract: renaming one replaces the object): config, statefulset, headless, client, gateway, pdb. */
+/** Pods that may read the NATS monitor port besides the kubelet (a Prometheus exporter): opt in with this label. */
+export const NATS_MONITOR_ACCESS_LABEL = { 'videocall.global/nats-monitor': 'true' } as const;
+
+/**
+ * Construct IDs (a contract: renaming one replaces the object): config, statefulset, headless,
+ * client, gateway, pdb, network-policy.
+ */
 export class NatsSuperCluster extends Construct {
   /** The rendered nats.conf this region's servers run. */
   readonly configText: string;
@@ -212,6 +218,35 @@ export class NatsSuperCluster extends Construct {
       metadata: { name: k8sNames.nats, labels },
       spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
     });
+
+    // Selecting the NATS pods makes every port not listed here unreachable from other pods.
+    // Clients: the relays and the WebTransport server. Routes: NATS pods only. Gateways: remote
+    // regions arrive through the NodePort, so their source is no pod (our DigitalOcean firewall and
+    // gateway authorization guard it). Monitor: NATS pods and opted-in monitoring pods; the
+    // kubelet's probes come from the node, which NetworkPolicy always admits ("traffic to and from
+    // the node where a Pod is running is always allowed", kubernetes.io Network Policies).
+    // A rule without `from` admits any source.
+    const pods = (matchLabels: Record<string, string>): k8s.NetworkPolicyPeer => ({ podSelector: { matchLabels } });
+    new k8s.KubeNetworkPolicy(this, 'network-policy', {
+      metadata: { name: k8sNames.nats, labels },
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [pods({ ...podLabels.relay }), ...(plan.webtransport ? [pods({ ...podLabels.webtransport })] : [])],
+            ports: [tcp(natsPorts.client)],
+          },
+          { from: [pods(selector)], ports: [tcp(natsPorts.cluster)] },
+          { ports: [tcp(natsPorts.gateway)] },
+          { from: [pods(selector), pods({ ...NATS_MONITOR_ACCESS_LABEL })], ports: [tcp(natsPorts.monitor)] },
+        ],
+      },
+    });
   }
 }
 
+
+function tcp(port: number): k8s.NetworkPolicyPort {
+  return { protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) };
+}
