@@ -201,6 +201,17 @@ describe('bad topologies stop with a message naming region, field and value', ()
 });
 
 describe('topology files', () => {
+  it('accepts every optional field RegionSpec has (the file format mirrors it)', () => {
+    const full = {
+      ...JSON.parse(JSON.stringify(usEast)),
+      kubernetesVersion: '1.32.', podCidr: '172.16.0.0/16', serviceCidr: '172.17.0.0/20',
+      nats: { ...usEast.nats, gatewayNodePort: 30722, image: 'nats:2.10.29-alpine', storageClassName: 'x', clientAuthSecret: 'c', gatewayAuthSecret: 'g', gatewayTlsSecret: 't' },
+      relay: { ...usEast.relay, minReplicas: 2, maxReplicas: 4, image: 'r/relay:1', jwtSecretName: 'j', allowPathLobby: true, clusterIssuer: 'i' },
+      webtransport: { host: 'wt.videocall.example', image: 'w/wt:1', replicas: 1, clusterIssuer: 'i' },
+    };
+    expect(regionSpecsFromData([full])).toEqual([full]);
+  });
+
   it('accepts the built-in regions as data (the file format mirrors RegionSpec)', () => {
     const data = JSON.parse(JSON.stringify({ regions }));
     expect(buildTopology(regionSpecsFromData(data))).toEqual(buildTopology(regions));
@@ -208,7 +219,9 @@ describe('topology files', () => {
 
   it.each([
     ['a typo', { regions: [{ ...JSON.parse(JSON.stringify(usEast)), nats: { ...usEast.nats, replica: 3 } }] },
-      'region "us-east": nats.replica is not a known field (known: replicas, jetstreamStorage, gatewayEndpoints, gatewayNodePort, image, storageClassName, clientAuthSecret, gatewayTlsSecret) (got 3)'],
+      'region "us-east": nats.replica is not a known field (known: replicas, jetstreamStorage, gatewayEndpoints, gatewayNodePort, image, storageClassName, clientAuthSecret, gatewayAuthSecret, gatewayTlsSecret) (got 3)'],
+    ['a lobby switch that is no boolean', { regions: [{ ...JSON.parse(JSON.stringify(usEast)), relay: { ...usEast.relay, allowPathLobby: 'yes' } }] },
+      'region "us-east": relay.allowPathLobby must be a boolean (got "yes")'],
     ['a missing field', { regions: [{ ...JSON.parse(JSON.stringify(usEast)), vpcCidr: undefined }] },
       'region "us-east": vpcCidr is required (got null)'],
     ['a wrong type', { regions: [{ ...JSON.parse(JSON.stringify(usEast)), nats: { ...usEast.nats, replicas: 'three' } }] },
