@@ -16,9 +16,9 @@ export function addRegionCharts(app: App, topology: Topology, region: string): v
   new k8s.KubeNamespace(namespace, 'namespace', {
     metadata: { name: k8sNames.namespace, labels: { 'app.kubernetes.io/part-of': 'videocall-global' } },
   });
-  const nats = new Chart(app, 'nats', { namespace: k8sNames.namespace });
-  new NatsSuperCluster(nats, 'nats', { topology, region });
   const plan = regionPlan(topology, region, 'region charts');
+  const nats = new Chart(app, 'nats', { namespace: k8sNames.namespace });
+  new NatsSuperCluster(nats, 'nats', { plan, gateways: topology.gateways });
   const relay = new Chart(app, 'relay', { namespace: k8sNames.namespace });
   new RelayService(relay, 'relay', { plan });
   if (plan.webtransport) new WebTransportService(relay, 'webtransport', { plan });

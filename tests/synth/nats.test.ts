@@ -1,9 +1,10 @@
-import { Chart, Testing } from 'cdk8s';
+import { App, Chart, Testing } from 'cdk8s';
+import { addRegionCharts } from '../../constructs/region-charts';
 import { NatsSuperCluster } from '../../constructs/nats-super-cluster';
 import { natsConfig, parseRenderedNatsConf, renderNatsConf } from '../../constructs/nats-config';
 import { MAX_FRAME_BYTES } from '../../protocol/packets';
 import { NATS_MAX_PAYLOAD, SESSION_ID_STAMP_BYTES, k8sNames, natsPorts, podLabels } from '../../topology/constants';
-import { buildTopology } from '../../topology/topology';
+import { buildTopology, regionPlan } from '../../topology/topology';
 import { NATS_HEALTHZ_PATH, NATS_MONITOR_ACCESS_LABEL } from '../../constructs/nats-super-cluster';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,8 @@ import { threeRegions, usEast, singapore, withRegion } from './fixtures';
 
 function synth(specs = regions, region = 'us-east') {
   const chart = new Chart(Testing.app(), 'nats', { namespace: 'videocall' });
-  const member = new NatsSuperCluster(chart, 'nats', { topology: buildTopology(specs), region });
+  const topology = buildTopology(specs);
+  const member = new NatsSuperCluster(chart, 'nats', { plan: regionPlan(topology, region, 'test'), gateways: topology.gateways });
   const objects = Testing.synth(chart);
   const find = (kind: string, name?: string) => objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
   return { objects, find, member, conf: parseRenderedNatsConf(member.configText) as any };
@@ -70,7 +72,7 @@ describe('NatsSuperCluster config (nats.conf)', () => {
 
   it('renders environment references bare and round-trips', () => {
     const topology = buildTopology(regions);
-    const text = renderNatsConf(natsConfig(topology, 'us-east'));
+    const text = renderNatsConf(natsConfig(topology.regions[0], topology.gateways));
     expect(text).toContain('"server_name": $SERVER_NAME,');
     expect(text).toContain('"advertise": $GATEWAY_ADVERTISE,');
     expect(renderNatsConf(parseRenderedNatsConf(text))).toBe(text);
@@ -116,8 +118,10 @@ describe('NatsSuperCluster config (nats.conf)', () => {
     expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'gateway-tls', mountPath: '/etc/nats-certs/gateway', readOnly: true });
   });
 
-  it('refuses a region that is not in the topology, naming it', () => {
-    expect(() => synth(regions, 'mars')).toThrow('NatsSuperCluster: region "mars" is not in the topology (regions: us-east, singapore)');
+  it('region charts refuse a region that is not in the topology, naming it', () => {
+    expect(() => addRegionCharts(new App(), buildTopology(regions), 'mars')).toThrow(
+      'region charts: region "mars" is not in the topology (regions: us-east, singapore)',
+    );
   });
 });
 
