@@ -13,7 +13,7 @@ import { NATS_SERVER_BIN } from '../../local/nats-supercluster';
 import { freePort } from '../support/ports';
 import { spawnProcess, waitForHttp } from '../support/processes';
 import { regions } from '../../regions';
-import { threeRegions, usEast, singapore, withRegion } from './fixtures';
+import { Labels, matches, threeRegions, usEast, singapore, withRegion } from './fixtures';
 
 function synth(specs = regions, region = 'us-east') {
   const chart = new Chart(Testing.app(), 'nats', { namespace: 'videocall' });
@@ -208,9 +208,6 @@ describe('NatsSuperCluster objects', () => {
     expect(conf.gateway.gateways[0].urls).toEqual(['nats://10.100.0.2:31000']);
   });
 });
-
-type Labels = Readonly<Record<string, string>>;
-const matches = (selector: Labels, labels: Labels) => Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 describe('NetworkPolicy nats (with the NATS construct)', () => {
   const policy = synth().find('NetworkPolicy', 'nats');

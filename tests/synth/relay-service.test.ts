@@ -5,25 +5,13 @@ import { regions } from '../../regions';
 import { NATS_CLIENT_URL, RELAY_PORT, k8sNames, natsPorts, podLabels } from '../../topology/constants';
 import { RELAY_SIZING } from '../../topology/relay-sizing';
 import { Topology, buildTopology, regionPlan } from '../../topology/topology';
-import { singapore, usEast, withRegion, testTopology, TEST_RELAY_IMAGE } from './fixtures';
-
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec: any };
-type Labels = Readonly<Record<string, string>>;
+import { singapore, usEast, withRegion, testTopology, TEST_RELAY_IMAGE, Manifest, one, matches, container } from './fixtures';
 
 function synth(topology: Topology, region: string): { manifests: Manifest[]; relay: RelayService } {
   const chart = new Chart(Testing.app(), 'relay', { namespace: k8sNames.namespace });
   const relay = new RelayService(chart, 'relay', { plan: regionPlan(topology, region, 'test') });
   return { manifests: Testing.synth(chart) as Manifest[], relay };
 }
-
-function one(manifests: Manifest[], kind: string, name: string): Manifest {
-  const found = manifests.filter((m) => m.kind === kind && m.metadata.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${kind}/${name}, found ${found.length} among ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`);
-  return found[0];
-}
-
-const matches = (selector: Labels, labels: Labels) => Object.entries(selector).every(([k, v]) => labels[k] === v);
-const container = (d: Manifest) => d.spec.template.spec.containers[0];
 
 const topology = testTopology(regions);
 const { manifests, relay } = synth(topology, usEast.name);

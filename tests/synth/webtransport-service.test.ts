@@ -4,25 +4,13 @@ import { WebTransportService, WebTransportServiceProps, webtransportPorts } from
 import { regions } from '../../regions';
 import { NATS_CLIENT_URL, k8sNames, podLabels } from '../../topology/constants';
 import { Topology, regionPlan } from '../../topology/topology';
-import { frankfurt, usEast, withRegion, testTopology } from './fixtures';
-
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec: any };
-type Labels = Readonly<Record<string, string>>;
+import { frankfurt, usEast, withRegion, testTopology, Manifest, one, matches, container } from './fixtures';
 
 function synth(topology: Topology, region: string, extra: Partial<WebTransportServiceProps> = {}): { manifests: Manifest[]; wt: WebTransportService } {
   const chart = new Chart(Testing.app(), 'relay', { namespace: k8sNames.namespace });
   const wt = new WebTransportService(chart, 'webtransport', { plan: regionPlan(topology, region, 'test'), ...extra });
   return { manifests: Testing.synth(chart) as Manifest[], wt };
 }
-
-function one(manifests: Manifest[], kind: string, name: string): Manifest {
-  const found = manifests.filter((m) => m.kind === kind && m.metadata.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${kind}/${name}, found ${found.length}`);
-  return found[0];
-}
-
-const matches = (selector: Labels, labels: Labels) => Object.entries(selector).every(([k, v]) => labels[k] === v);
-const container = (d: Manifest) => d.spec.template.spec.containers[0];
 
 const topology = testTopology(regions);
 const { manifests, wt } = synth(topology, usEast.name);
