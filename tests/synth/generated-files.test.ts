@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { synthesize, WrittenFile } from '../../synth/pipeline';
+import { summary, synthesize, WrittenFile } from '../../synth/pipeline';
 import { regions } from '../../regions';
 import { threeRegions, testTopology, TEST_RELAY_IMAGE } from './fixtures';
 
@@ -75,6 +75,13 @@ describe('npm run synth output', () => {
       expect(Object.keys(s).sort()).toEqual(['region', 'transport', 'url']);
       expect(['websocket', 'webtransport']).toContain(s.transport);
     }
+  });
+
+  it('prints each region\'s requests against its pool at the relays\' HPA maximum', () => {
+    expect(summary(testTopology(regions), [])).toContain(
+      "capacity at the relays' HPA maximum: us-east 5150m of 7600m CPU, 6.3 of 10.0 GiB on 4 × s-2vcpu-4gb; " +
+        'singapore 4900m of 7600m CPU, 5.8 of 10.0 GiB on 4 × s-2vcpu-4gb',
+    );
   });
 
   it('records the relay image it used in topology.md', () => {
