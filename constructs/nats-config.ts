@@ -1,7 +1,7 @@
 // A region's nats.conf, derived from the topology. Pure: the NatsSuperCluster ConfigMap, the
 // loopback super-cluster of `npm run local` and the tests all render it from here.
 import { NATS_MAX_PAYLOAD, natsPorts, k8sNames } from '../topology/constants';
-import { RegionPlan, Topology, regionPlan } from '../topology/topology';
+import { GatewayPlan, RegionPlan } from '../topology/topology';
 
 /** A reference to an environment variable, rendered unquoted so nats-server substitutes it. */
 export interface NatsVar {
@@ -54,9 +54,8 @@ export function routeUrls(plan: RegionPlan): string[] {
   );
 }
 
-/** The nats.conf of `region` as a value tree; render it with renderNatsConf. */
-export function natsConfig(topology: Topology, region: string): Record<string, NatsValue> {
-  const plan = regionPlan(topology, region, 'nats.conf');
+/** The nats.conf of the region `plan` as a value tree, gateways to every region; render it with renderNatsConf. */
+export function natsConfig(plan: RegionPlan, gateways: readonly GatewayPlan[]): Record<string, NatsValue> {
   const v = (name: string): NatsVar => ({ $var: name });
   const tls: Record<string, NatsValue> = plan.nats.gatewayTlsSecret
     ? {
@@ -108,7 +107,7 @@ export function natsConfig(topology: Topology, region: string): Record<string, N
       // A server of a cluster that is not in `gateways` is refused, even with the credentials.
       reject_unknown_cluster: true,
       ...tls,
-      gateways: topology.gateways.map((g) => ({ name: g.name, urls: [...g.urls] })),
+      gateways: gateways.map((g) => ({ name: g.name, urls: [...g.urls] })),
     },
   };
 }

@@ -4,8 +4,8 @@
 import { createHash } from 'node:crypto';
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { k8sNames, natsPorts, podLabels } from '../topology/constants';
-import { RegionPlan, Topology, regionPlan } from '../topology/topology';
+import { NATS_RESOURCES, k8sNames, natsPorts, podLabels } from '../topology/constants';
+import { GatewayPlan, RegionPlan } from '../topology/topology';
 import { natsConfig, natsEnv, natsPaths, renderNatsConf } from './nats-config';
 
 /**
@@ -21,18 +21,19 @@ export const NATS_HEALTHZ_PATH = '/healthz?js-enabled-only=true';
 export const DO_FIREWALL_MANAGED_ANNOTATION = 'kubernetes.digitalocean.com/firewall-managed';
 
 export interface NatsSuperClusterProps {
-  /** The whole super-cluster: this region's gateways list every region. */
-  readonly topology: Topology;
-  /** Which region of the topology this member is. */
-  readonly region: string;
-  /**
-   * CPU and memory of each NATS container.
-   * @default requests 250m CPU / 512Mi, memory limit 1Gi
-   */
-  readonly resources?: k8s.ResourceRequirements;
+  /** This region's plan (replicas, storage, NodePort, Secrets). */
+  readonly plan: RegionPlan;
+  /** The super-cluster's gateway list (`Topology.gateways`): every region, this one included. */
+  readonly gateways: readonly GatewayPlan[];
 }
 
-/** Construct IDs (a contract: renaming one replaces the object): config, statefulset, headless, client, gateway, pdb. */
+/** Pods that may read the NATS monitor port besides the kubelet (a Prometheus exporter): opt in with this label. */
+export const NATS_MONITOR_ACCESS_LABEL = { 'videocall.global/nats-monitor': 'true' } as const;
+
+/**
+ * Construct IDs (a contract: renaming one replaces the object): config, statefulset, headless,
+ * client, gateway, pdb, network-policy.
+ */
 export class NatsSuperCluster extends Construct {
   /** The rendered nats.conf this region's servers run. */
   readonly configText: string;
@@ -40,9 +41,9 @@ export class NatsSuperCluster extends Construct {
 
   constructor(scope: Construct, id: string, props: NatsSuperClusterProps) {
     super(scope, id);
-    const plan = regionPlan(props.topology, props.region, 'NatsSuperCluster');
+    const { plan } = props;
     this.plan = plan;
-    this.configText = renderNatsConf(natsConfig(props.topology, plan.name));
+    this.configText = renderNatsConf(natsConfig(plan, props.gateways));
     const labels = { ...podLabels.nats, 'app.kubernetes.io/part-of': 'videocall-global', 'videocall.global/region': plan.name };
     const selector = { ...podLabels.nats };
 
@@ -127,9 +128,10 @@ export class NatsSuperCluster extends Construct {
                 ports,
                 env,
                 volumeMounts,
-                resources: props.resources ?? {
-                  requests: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('512Mi') },
-                  limits: { memory: k8s.Quantity.fromString('1Gi') },
+                // The capacity check counts the same numbers (topology/constants.ts).
+                resources: {
+                  requests: { cpu: k8s.Quantity.fromString(NATS_RESOURCES.cpuRequest), memory: k8s.Quantity.fromString(NATS_RESOURCES.memoryRequest) },
+                  limits: { memory: k8s.Quantity.fromString(NATS_RESOURCES.memoryLimit) },
                 },
                 securityContext: {
                   allowPrivilegeEscalation: false,
@@ -212,6 +214,35 @@ export class NatsSuperCluster extends Construct {
       metadata: { name: k8sNames.nats, labels },
       spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector } },
     });
+
+    // Selecting the NATS pods makes every port not listed here unreachable from other pods.
+    // Clients: the relays and the WebTransport server. Routes: NATS pods only. Gateways: remote
+    // regions arrive through the NodePort, so their source is no pod (our DigitalOcean firewall and
+    // gateway authorization guard it). Monitor: NATS pods and opted-in monitoring pods; the
+    // kubelet's probes come from the node, which NetworkPolicy always admits ("traffic to and from
+    // the node where a Pod is running is always allowed", kubernetes.io Network Policies).
+    // A rule without `from` admits any source.
+    const pods = (matchLabels: Record<string, string>): k8s.NetworkPolicyPeer => ({ podSelector: { matchLabels } });
+    new k8s.KubeNetworkPolicy(this, 'network-policy', {
+      metadata: { name: k8sNames.nats, labels },
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [pods({ ...podLabels.relay }), ...(plan.webtransport ? [pods({ ...podLabels.webtransport })] : [])],
+            ports: [tcp(natsPorts.client)],
+          },
+          { from: [pods(selector)], ports: [tcp(natsPorts.cluster)] },
+          { ports: [tcp(natsPorts.gateway)] },
+          { from: [pods(selector), pods({ ...NATS_MONITOR_ACCESS_LABEL })], ports: [tcp(natsPorts.monitor)] },
+        ],
+      },
+    });
   }
 }
 
+
+function tcp(port: number): k8s.NetworkPolicyPort {
+  return { protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) };
+}

@@ -72,8 +72,10 @@ export class Region extends Construct {
       ...(plan.podCidr !== undefined ? { clusterSubnet: plan.podCidr } : {}),
       ...(plan.serviceCidr !== undefined ? { serviceSubnet: plan.serviceCidr } : {}),
       ha: props.highAvailability ?? false,
-      // `cdktf destroy` also deletes the load balancers and volumes the cluster created through
-      // Kubernetes (the WebTransport LoadBalancer, ingress-nginx's, the JetStream volumes).
+      // `cdktf destroy` also deletes the load balancers, volumes and volume snapshots the cluster
+      // created through Kubernetes (the WebTransport LoadBalancer, ingress-nginx's, the JetStream
+      // volumes): the provider then deletes through DigitalOcean's
+      // DELETE /v2/kubernetes/clusters/{id}/destroy_with_associated_resources/dangerous.
       destroyAllAssociatedResources: true,
       tags,
       nodePool: {

@@ -1,16 +1,11 @@
-// One region's media relays: the uWebSockets.js WebSocket relay behind the nginx Ingress, the
-// videocall WebTransport server behind a UDP LoadBalancer, and the NetworkPolicy that keeps every
-// other pod off the NATS client port.
+// One region's WebSocket relay (uWebSockets.js) behind the nginx Ingress, with its autoscaler.
+// Sized by topology/relay-sizing.ts; the WebTransport server and the NATS NetworkPolicy have
+// constructs of their own.
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { NATS_CLIENT_URL, RELAY_PORT, k8sNames, natsPorts, podLabels } from '../topology/constants';
-import { RegionPlan, Topology, regionPlan } from '../topology/topology';
-
-/** The WebTransport server's ports: QUIC on UDP, its HTTP `/healthz` on TCP. */
-export const webtransportPorts = { quic: 443, health: 444 } as const;
-
-/** Where the WebTransport server finds the certificate it serves (a kubernetes.io/tls Secret). */
-const WEBTRANSPORT_TLS_DIR = '/etc/webtransport/tls';
+import { NATS_CLIENT_URL, RELAY_PORT, k8sNames, podLabels } from '../topology/constants';
+import { RELAY_SIZING } from '../topology/relay-sizing';
+import { RegionPlan } from '../topology/topology';
 
 /** The only path the Ingress exposes: `/lobby?token=` and `/lobby/{user}/{room}` (PROTOCOL.md). */
 export const RELAY_PUBLIC_PATH = '/lobby';
@@ -19,41 +14,13 @@ export const RELAY_PUBLIC_PATH = '/lobby';
 const RELAY_TERMINATION_GRACE_SECONDS = 35;
 
 export interface RelayServiceProps {
-  /** The whole topology; this construct reads the plan of `region`. */
-  readonly topology: Topology;
-  /** Name of the region this chart is for. */
-  readonly region: string;
-  /**
-   * CPU and memory of each relay container. Must request CPU: the autoscaler scales on CPU utilization.
-   * @default requests 250m CPU / 256Mi, memory limit 512Mi
-   */
-  readonly relayResources?: k8s.ResourceRequirements;
-  /**
-   * Average CPU utilization (percent of the request) the autoscaler keeps the relays at.
-   * @default 70
-   */
-  readonly targetCpuUtilization?: number;
-  /**
-   * WebTransport server pods. The WebTransport options are ignored in a region without `webtransport`.
-   * @default 1
-   */
-  readonly webtransportReplicas?: number;
-  /**
-   * CPU and memory of each WebTransport container.
-   * @default requests 250m CPU / 256Mi, memory limit 1Gi
-   */
-  readonly webtransportResources?: k8s.ResourceRequirements;
-  /**
-   * Extra annotations on the WebTransport LoadBalancer Service, e.g. DigitalOcean load balancer settings.
-   * @default - none (the DigitalOcean CCM picks the health check port itself)
-   */
-  readonly webtransportServiceAnnotations?: Readonly<Record<string, string>>;
+  /** The region's plan: hosts, replica bounds, image, JWT Secret, lobby rule. */
+  readonly plan: RegionPlan;
 }
 
 /**
  * Construct IDs (a contract: renaming one replaces the object):
- * `deployment`, `service`, `ingress`, `hpa`, `pdb`, `nats-client-access`, and, when the region has
- * WebTransport, `webtransport-deployment`, `webtransport-service`.
+ * `deployment`, `service`, `ingress`, `hpa`, `pdb`.
  */
 export class RelayService extends Construct {
   readonly plan: RegionPlan;
@@ -62,37 +29,20 @@ export class RelayService extends Construct {
   readonly ingress: k8s.KubeIngress;
   readonly autoscaler: k8s.KubeHorizontalPodAutoscalerV2;
   readonly disruptionBudget: k8s.KubePodDisruptionBudget;
-  readonly natsClientAccess: k8s.KubeNetworkPolicy;
-  /** Present when the region has WebTransport. */
-  readonly webtransportDeployment?: k8s.KubeDeployment;
-  readonly webtransportService?: k8s.KubeService;
 
   constructor(scope: Construct, id: string, props: RelayServiceProps) {
     super(scope, id);
-    const plan = regionPlan(props.topology, props.region, 'RelayService');
+    const { plan } = props;
     this.plan = plan;
-    const fail = (field: string, value: unknown, message: string): never => {
-      throw new Error(`RelayService: region "${plan.name}": ${field} ${message} (got ${JSON.stringify(value)})`);
-    };
-
     if (plan.relay.image === undefined) {
-      fail('relay.image', undefined, 'must be named: build and push the relay image, then synth with --relay-image (no public image exists)');
+      throw new Error(
+        `RelayService: region "${plan.name}": relay.image must be named: build and push the relay image, then synth with --relay-image (no public image exists) (got undefined)`,
+      );
     }
-    const targetCpuUtilization = props.targetCpuUtilization ?? 70;
-    if (!Number.isInteger(targetCpuUtilization) || targetCpuUtilization < 1 || targetCpuUtilization > 100) {
-      fail('targetCpuUtilization', targetCpuUtilization, 'must be an integer percentage from 1 to 100');
-    }
-    const relayResources = props.relayResources ?? {
-      requests: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('256Mi') },
-      limits: { memory: k8s.Quantity.fromString('512Mi') },
+    const relayResources: k8s.ResourceRequirements = {
+      requests: { cpu: k8s.Quantity.fromString(RELAY_SIZING.cpuRequest), memory: k8s.Quantity.fromString(RELAY_SIZING.memoryRequest) },
+      limits: { memory: k8s.Quantity.fromString(RELAY_SIZING.memoryLimit) },
     };
-    if (relayResources.requests?.cpu === undefined) {
-      fail('relayResources.requests.cpu', relayResources.requests, 'must be set: the autoscaler measures utilization against it');
-    }
-    const webtransportReplicas = props.webtransportReplicas ?? 1;
-    if (!Number.isInteger(webtransportReplicas) || webtransportReplicas < 1) {
-      fail('webtransportReplicas', webtransportReplicas, 'must be an integer ≥ 1');
-    }
 
     const common = { 'app.kubernetes.io/part-of': 'videocall-global', 'videocall.global/region': plan.name };
     const relayLabels = { ...podLabels.relay, ...common };
@@ -136,6 +86,11 @@ export class RelayService extends Construct {
                   { name: 'SERVER_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   // Optional: without it the relay serves /lobby/{user}/{room} and refuses tokens.
                   { name: 'JWT_SECRET', valueFrom: { secretKeyRef: { name: plan.relay.jwtSecretName, key: 'jwt-secret', optional: true } } },
+                  // Unset, the relay serves the unauthenticated path lobby only while no JWT secret is
+                  // set; the region can keep it open beside tokens, never by default.
+                  ...(plan.relay.allowPathLobby ? [{ name: 'ALLOW_PATH_LOBBY', value: 'true' }] : []),
+                  // The relay's total buffering budget derives from its memory limit: one fact.
+                  { name: 'MEMORY_LIMIT_BYTES', valueFrom: { resourceFieldRef: { containerName: k8sNames.relay, resource: 'limits.memory' } } },
                 ],
                 resources: relayResources,
                 securityContext: {
@@ -194,7 +149,7 @@ export class RelayService extends Construct {
         scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: k8sNames.relay },
         minReplicas: plan.relay.minReplicas,
         maxReplicas: plan.relay.maxReplicas,
-        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: targetCpuUtilization } } }],
+        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: RELAY_SIZING.targetCpuUtilizationPercent } } }],
         // Removing a relay moves all its clients at once: scale down one pod at a time, after a calm spell.
         behavior: {
           scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods', value: 1, periodSeconds: 120 }] },
@@ -208,121 +163,7 @@ export class RelayService extends Construct {
       spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: relaySelector } },
     });
 
-    const wt = plan.webtransport;
-    if (wt) {
-      const wtLabels = { ...podLabels.webtransport, ...common };
-      const wtSelector = { ...podLabels.webtransport };
-      const health = k8s.IntOrString.fromString('health');
-      this.webtransportDeployment = new k8s.KubeDeployment(this, 'webtransport-deployment', {
-        metadata: { name: k8sNames.webtransport, labels: wtLabels },
-        spec: {
-          replicas: webtransportReplicas,
-          selector: { matchLabels: wtSelector },
-          strategy: {
-            type: 'RollingUpdate',
-            rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromNumber(1) },
-          },
-          template: {
-            metadata: { labels: wtLabels },
-            spec: {
-              nodeSelector: { ...plan.nodeSelector },
-              enableServiceLinks: false,
-              automountServiceAccountToken: false,
-              securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
-              topologySpreadConstraints: [spreadAcrossNodes(wtSelector)],
-              containers: [
-                {
-                  name: k8sNames.webtransport,
-                  image: wt.image,
-                  command: ['webtransport_server'],
-                  ports: [
-                    { name: 'quic', containerPort: webtransportPorts.quic, protocol: 'UDP' },
-                    { name: 'health', containerPort: webtransportPorts.health, protocol: 'TCP' },
-                  ],
-                  env: [
-                    { name: 'LISTEN_URL', value: `0.0.0.0:${webtransportPorts.quic}` },
-                    { name: 'HEALTH_LISTEN_URL', value: `0.0.0.0:${webtransportPorts.health}` },
-                    { name: 'CERT_PATH', value: `${WEBTRANSPORT_TLS_DIR}/tls.crt` },
-                    { name: 'KEY_PATH', value: `${WEBTRANSPORT_TLS_DIR}/tls.key` },
-                    { name: 'NATS_URL', value: NATS_CLIENT_URL },
-                  ],
-                  volumeMounts: [
-                    { name: 'tls', mountPath: WEBTRANSPORT_TLS_DIR, readOnly: true },
-                    { name: 'tmp', mountPath: '/tmp' },
-                  ],
-                  resources: props.webtransportResources ?? {
-                    requests: { cpu: k8s.Quantity.fromString('250m'), memory: k8s.Quantity.fromString('256Mi') },
-                    limits: { memory: k8s.Quantity.fromString('1Gi') },
-                  },
-                  // The upstream image runs as root to bind 443; keep only that capability.
-                  securityContext: {
-                    allowPrivilegeEscalation: false,
-                    readOnlyRootFilesystem: true,
-                    capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] },
-                  },
-                  // The health listener and the QUIC listener live in one process: UDP has no portable probe.
-                  startupProbe: { httpGet: { path: '/healthz', port: health }, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 },
-                  readinessProbe: { httpGet: { path: '/healthz', port: health }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
-                  livenessProbe: { httpGet: { path: '/healthz', port: health }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
-                },
-              ],
-              volumes: [
-                { name: 'tls', secret: { secretName: wt.tlsSecretName } },
-                { name: 'tmp', emptyDir: {} },
-              ],
-            },
-          },
-        },
-      });
-
-      this.webtransportService = new k8s.KubeService(this, 'webtransport-service', {
-        metadata: {
-          name: k8sNames.webtransport,
-          labels: wtLabels,
-          ...(props.webtransportServiceAnnotations ? { annotations: { ...props.webtransportServiceAnnotations } } : {}),
-        },
-        spec: {
-          type: 'LoadBalancer',
-          // Local: no second hop through another node, and the server sees the client's address (QUIC validates paths).
-          externalTrafficPolicy: 'Local',
-          selector: wtSelector,
-          ports: [
-            { name: 'quic', port: webtransportPorts.quic, targetPort: k8s.IntOrString.fromString('quic'), protocol: 'UDP' },
-            { name: 'health', port: webtransportPorts.health, targetPort: health, protocol: 'TCP' },
-          ],
-        },
-      });
-    }
-
-    // Selecting the NATS pods makes every port not listed here unreachable, so the policy must also
-    // reopen routes (cluster port, NATS pods only), gateways (remote regions arrive through the
-    // NodePort, so their source is not a pod) and monitoring (kubelet probes, Prometheus).
-    // Anything else that speaks to NATS in-cluster (nats-box, exporters) needs its own rule.
-    // A rule without `from` admits any source.
-    this.natsClientAccess = new k8s.KubeNetworkPolicy(this, 'nats-client-access', {
-      metadata: { name: 'nats-client-access', labels: { ...common } },
-      spec: {
-        podSelector: { matchLabels: { ...podLabels.nats } },
-        policyTypes: ['Ingress'],
-        ingress: [
-          {
-            from: [
-              { podSelector: { matchLabels: { ...podLabels.relay } } },
-              ...(wt ? [{ podSelector: { matchLabels: { ...podLabels.webtransport } } }] : []),
-            ],
-            ports: [tcp(natsPorts.client)],
-          },
-          { from: [{ podSelector: { matchLabels: { ...podLabels.nats } } }], ports: [tcp(natsPorts.cluster)] },
-          { ports: [tcp(natsPorts.gateway)] },
-          { ports: [tcp(natsPorts.monitor)] },
-        ],
-      },
-    });
   }
-}
-
-function tcp(port: number): k8s.NetworkPolicyPort {
-  return { protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) };
 }
 
 function spreadAcrossNodes(matchLabels: Record<string, string>): k8s.TopologySpreadConstraint {

@@ -1,13 +1,9 @@
 // What the election core needs from a connection, whatever carries it.
 
-export type TransportKind = 'websocket' | 'webtransport';
+/** One entry of dist/servers.json: the type synth writes (topology/server-entry.ts). */
+import type { ServerEntry, Transport as TransportKind } from '../topology/server-entry';
 
-/** One entry of dist/servers.json. */
-export interface ServerEntry {
-  url: string;
-  region: string;
-  transport: TransportKind;
-}
+export type { ServerEntry, TransportKind };
 
 export interface TransportClose {
   /** WebSocket close code (1001: the relay is draining; 1006: dropped) or WebTransport closeCode */

@@ -6,7 +6,8 @@ import { App as TfApp } from 'cdktf';
 import { parseAllDocuments } from 'yaml';
 import { addRegionCharts } from '../constructs/region-charts';
 import { STACK_NAME, SpacesBackendProps, VideocallStack } from '../constructs/videocall-stack';
-import { Topology } from '../topology/topology';
+import { regionDemand } from '../topology/capacity';
+import { RegionPlan, Topology } from '../topology/topology';
 import { serversJson, topologyMarkdown } from './outputs';
 
 export type Part = 'terraform' | 'k8s' | 'files';
@@ -78,11 +79,21 @@ export function synthesize(topology: Topology, options: SynthOptions): WrittenFi
   return written;
 }
 
+function capacityLine(r: RegionPlan): string {
+  const d = regionDemand(r)!;
+  const gib = (b: number) => (b / 2 ** 30).toFixed(1);
+  return (
+    `${r.name} ${d.cpuMillis}m of ${d.allocatable.cpuMillis * d.nodes}m CPU, ${gib(d.memoryBytes)} of ` +
+    `${gib(d.allocatable.memoryBytes * d.nodes)} GiB on ${d.nodes} × ${r.nodePool.size}`
+  );
+}
+
 export function summary(topology: Topology, written: readonly WrittenFile[], cwd = process.cwd()): string {
   const lines = [
     `regions: ${topology.regions.map((r) => `${r.name} (${r.slug}, ${r.vpcCidr}, ${r.nats.replicas} NATS)`).join(', ')}`,
     `peerings: ${topology.peerings.map(([a, b]) => `${a}↔${b}`).join(', ') || 'none'}`,
     `relay image: ${topology.regions.map((r) => `${r.name} ${r.relay.image ?? '(none named)'}`).join(', ')}`,
+    `capacity at the relays' HPA maximum: ${topology.regions.map(capacityLine).join('; ')}`,
     ...topology.warnings.map((w) => `warning: ${w}`),
     'files:',
     ...written.map((f) => `  ${relative(cwd, f.path)}  (${f.count} ${f.unit})`),

@@ -18,9 +18,11 @@ export interface NodeAllocatable {
 /**
  * Allocatable resources of one DOKS node by Droplet size. Memory: DigitalOcean's "allocatable
  * memory" table for DOKS node plans (docs.digitalocean.com/products/kubernetes/details/managed/,
- * section "Allocatable Memory"): 2 GB → 1 GiB, 4 GB → 2.5 GiB, 8 GB → 6 GiB, 16 GB → 13 GiB,
- * 32 GB → 28 GiB. CPU: the vCPUs less 100m we keep back for the kubelet and the container runtime
- * (DigitalOcean publishes no CPU reservation, so we assume one).
+ * "Allocatable Memory"): 2 GB → 1 GiB, 4 GB → 2.5 GiB, 8 GB → 6 GiB, 16 GB → 13 GiB, 32 GB → 28 GiB.
+ * That page was not reachable from where this was written: the figures are as we know them and
+ * should be checked against it (or `kubectl describe node`) before relying on a tight fit.
+ * CPU: the vCPUs less 100m we keep back for the kubelet and the container runtime (DigitalOcean
+ * publishes no CPU reservation, so we assume one).
  */
 export const DOKS_NODE_ALLOCATABLE: Readonly<Record<string, NodeAllocatable>> = {
   's-1vcpu-2gb': { cpuMillis: 900, memoryBytes: 1 * GiB },

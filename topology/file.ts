@@ -2,11 +2,11 @@
 // Reading is I/O; checking the shape is pure and reports every problem with region and field.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { DEFAULT_GATEWAY_NODE_PORT } from './constants';
+import { resolveRegion } from './resolve';
 import { RegionSpec } from './spec';
 import { TopologyError, TopologyProblem } from './topology';
 
-type Shape = 'string' | 'number' | 'string[]' | { readonly [field: string]: Field };
+type Shape = 'string' | 'number' | 'boolean' | 'string[]' | { readonly [field: string]: Field };
 interface Field {
   readonly shape: Shape;
   readonly optional?: boolean;
@@ -31,6 +31,7 @@ const REGION_SHAPE: Shape = {
     image: opt('string'),
     storageClassName: opt('string'),
     clientAuthSecret: opt('string'),
+    gatewayAuthSecret: opt('string'),
     gatewayTlsSecret: opt('string'),
   }),
   relay: req({
@@ -39,9 +40,10 @@ const REGION_SHAPE: Shape = {
     maxReplicas: opt('number'),
     image: opt('string'),
     jwtSecretName: opt('string'),
+    allowPathLobby: opt('boolean'),
     clusterIssuer: opt('string'),
   }),
-  webtransport: opt({ host: req('string'), image: opt('string'), tlsSecretName: opt('string') }),
+  webtransport: opt({ host: req('string'), image: opt('string'), replicas: opt('number'), clusterIssuer: opt('string') }),
 };
 
 /** Checks that parsed data has RegionSpec's shape: no unknown or missing fields, right types. */
@@ -61,7 +63,7 @@ export function regionSpecsFromData(data: unknown): RegionSpec[] {
 
 function checkShape(value: unknown, shape: Shape, path: string, region: string, problems: TopologyProblem[]): void {
   const field = path || 'region';
-  if (shape === 'string' || shape === 'number') {
+  if (shape === 'string' || shape === 'number' || shape === 'boolean') {
     if (typeof value !== shape || (shape === 'number' && !Number.isFinite(value))) {
       problems.push({ region, field, value, message: `must be a ${shape}` });
     }
@@ -127,7 +129,7 @@ export function applyTerraformOutputs(specs: readonly RegionSpec[], outputs: unk
     if (!Array.isArray(ips) || ips.length === 0 || ips.some((ip) => typeof ip !== 'string')) {
       throw new TopologyError([{ region: spec.name, field: `terraform output ${nodeIpsOutputName(spec.name)}`, value: ips, message: 'must be a non-empty list of IP addresses' }]);
     }
-    const nodePort = spec.nats.gatewayNodePort ?? DEFAULT_GATEWAY_NODE_PORT;
+    const nodePort = resolveRegion(spec).nats.gatewayNodePort;
     return { ...spec, nats: { ...spec.nats, gatewayEndpoints: (ips as string[]).map((ip) => `${ip}:${nodePort}`) } };
   });
 }

@@ -4,7 +4,7 @@
 export type Transport = 'websocket' | 'webtransport';
 
 export interface ServerEntry {
-  readonly url: string;
-  readonly region: string;
-  readonly transport: Transport;
+  url: string;
+  region: string;
+  transport: Transport;
 }

@@ -143,7 +143,8 @@ function validate(regions: readonly ResolvedRegion[]): TopologyProblem[] {
     }
 
     const pool = spec.nodePool;
-    if (!isPositiveInt(pool.count)) problem(r, 'nodePool.count', pool.count, 'must be an integer ≥ 1');
+    // With autoscaling the starting count defaults to minNodes, whose own check names the problem.
+    if (!pool.autoScale && !isPositiveInt(pool.count)) problem(r, 'nodePool.count', pool.count, 'must be an integer ≥ 1');
     if (pool.autoScale && (pool.autoScale.minNodes === undefined || pool.autoScale.maxNodes === undefined)) {
       problem(r, 'nodePool', pool.autoScale, 'must set both minNodes and maxNodes to autoscale, or neither');
     } else if (pool.autoScale) {

@@ -35,7 +35,7 @@ describe('npm run synth -- --topology FILE --out DIR', () => {
     expect(r.stderr).not.toMatch(/error/i);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('regions: us-east (nyc1, 10.100.0.0/16, 3 NATS), singapore (sgp1, 10.110.0.0/16, 2 NATS), eu-central (fra1, 10.120.0.0/16, 2 NATS)');
-    expect(r.stdout).toMatch(/k8s\/eu-central\/nats\.k8s\.yaml\s+\(6 objects\)/);
+    expect(r.stdout).toMatch(/k8s\/eu-central\/nats\.k8s\.yaml\s+\(7 objects\)/);
     expect(r.stdout).toContain(`relay image: us-east ${IMAGE}, singapore ${IMAGE}, eu-central ${IMAGE}`);
     expect(readFileSync(join(out, 'k8s/eu-central/relay.k8s.yaml'), 'utf8')).toContain(`image: ${IMAGE}`);
     expect(readdirSync(join(out, 'k8s')).sort()).toEqual(['eu-central', 'singapore', 'us-east']);

@@ -32,3 +32,25 @@ export const TEST_RELAY_IMAGE = 'registry.example.com/videocall/relay:test';
 export function testTopology(specs: readonly RegionSpec[]): Topology {
   return buildTopology(specs, { relayImage: TEST_RELAY_IMAGE });
 }
+
+/** A synthesized Kubernetes object, as the tests read it. */
+export type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+};
+export type Labels = Readonly<Record<string, string>>;
+
+/** The one object of `kind` named `name`; throws naming what there is otherwise. */
+export function one(manifests: readonly Manifest[], kind: string, name: string): Manifest {
+  const found = manifests.filter((m) => m.kind === kind && m.metadata.name === name);
+  if (found.length !== 1) throw new Error(`expected one ${kind}/${name}, found ${found.length} among ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`);
+  return found[0];
+}
+
+/** Whether a label selector selects `labels`, as Kubernetes matches matchLabels. */
+export const matches = (selector: Labels, labels: Labels) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+/** The first container of a Deployment or StatefulSet. */
+export const container = (d: Manifest) => d.spec.template.spec.containers[0];

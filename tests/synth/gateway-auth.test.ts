@@ -1,5 +1,6 @@
 // Gateway authorization of the generated nats.conf, run by real nats-server processes: two
 // two-server regions connect with the same credentials, and never with different ones.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { natsConfig, natsEnv, renderNatsConf } from '../../constructs/nats-confi
 import { LoopbackRegionPlan, loopbackNatsConf } from '../../local/nats-loopback';
 import { NATS_SERVER_BIN, gatewaysConnected } from '../../local/nats-supercluster';
 import { ManagedProcess, startProcess } from '../../local/processes';
-import { buildTopology } from '../../topology/topology';
+import { buildTopology, regionPlan } from '../../topology/topology';
 import { freePort } from '../support/ports';
 import { waitForHttp } from '../support/processes';
 import { singapore, usEast, withRegion } from './fixtures';
@@ -34,7 +35,7 @@ async function startPair(passwords: { 'us-east': string; singapore: string }) {
     plan.servers.forEach((server, i) => {
       const dir = join(work, server.serverName);
       mkdirSync(dir);
-      const conf = loopbackNatsConf(renderNatsConf(natsConfig(topology, plan.region)), plans, plan.region, i, dir);
+      const conf = loopbackNatsConf(renderNatsConf(natsConfig(regionPlan(topology, plan.region, 'test'), topology.gateways)), plans, plan.region, i, dir);
       writeFileSync(join(dir, 'nats.conf'), conf.text);
       // What each region's gateway auth Secret would hold.
       const env = { ...conf.env, [natsEnv.gatewayPassword]: passwords[plan.region as 'us-east' | 'singapore'] };
@@ -60,7 +61,9 @@ async function startPair(passwords: { 'us-east': string; singapore: string }) {
 
 describe('gateway authorization of the generated config (real nats-server)', () => {
   it('connects two regions whose Secrets hold the same credentials', async () => {
-    const pair = await startPair({ 'us-east': 'same-password-1', singapore: 'same-password-1' });
+    // Generated as the README says: a letter first, or nats-server reads an all-digit value as a number.
+    const password = `gw-${randomBytes(24).toString('hex')}`;
+    const pair = await startPair({ 'us-east': password, singapore: password });
     try {
       const deadline = Date.now() + 20_000;
       while (!(await pair.connected()) && Date.now() < deadline) await sleep(200);
@@ -75,7 +78,7 @@ describe('gateway authorization of the generated config (real nats-server)', () 
   });
 
   it('refuses a gateway that presents other credentials', async () => {
-    const pair = await startPair({ 'us-east': 'right-password', singapore: 'stranger-password' });
+    const pair = await startPair({ 'us-east': `gw-${randomBytes(24).toString('hex')}`, singapore: `gw-${randomBytes(24).toString('hex')}` });
     try {
       // Gateways redial every second or so: several attempts have been refused by now.
       await sleep(4_000);

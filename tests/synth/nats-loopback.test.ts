@@ -10,7 +10,8 @@ const plans: LoopbackRegionPlan[] = [
 ];
 
 describe('loopback re-addressing of a generated nats.conf', () => {
-  const generated = renderNatsConf(natsConfig(buildTopology(regions), 'us-east'));
+  const topology = buildTopology(regions);
+  const generated = renderNatsConf(natsConfig(topology.regions[0], topology.gateways));
   const out = loopbackNatsConf(generated, plans, 'us-east', 1, '/tmp/x');
   const before = parseRenderedNatsConf(generated) as any;
   const after = parseRenderedNatsConf(out.text) as any;

@@ -1,10 +1,11 @@
-import { Chart, Testing } from 'cdk8s';
+import { App, Chart, Testing } from 'cdk8s';
+import { addRegionCharts } from '../../constructs/region-charts';
 import { NatsSuperCluster } from '../../constructs/nats-super-cluster';
 import { natsConfig, parseRenderedNatsConf, renderNatsConf } from '../../constructs/nats-config';
 import { MAX_FRAME_BYTES } from '../../protocol/packets';
-import { NATS_MAX_PAYLOAD, SESSION_ID_STAMP_BYTES } from '../../topology/constants';
-import { buildTopology } from '../../topology/topology';
-import { NATS_HEALTHZ_PATH } from '../../constructs/nats-super-cluster';
+import { NATS_MAX_PAYLOAD, SESSION_ID_STAMP_BYTES, k8sNames, natsPorts, podLabels } from '../../topology/constants';
+import { buildTopology, regionPlan } from '../../topology/topology';
+import { NATS_HEALTHZ_PATH, NATS_MONITOR_ACCESS_LABEL } from '../../constructs/nats-super-cluster';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,11 +13,12 @@ import { NATS_SERVER_BIN } from '../../local/nats-supercluster';
 import { freePort } from '../support/ports';
 import { spawnProcess, waitForHttp } from '../support/processes';
 import { regions } from '../../regions';
-import { threeRegions, usEast, singapore, withRegion } from './fixtures';
+import { Labels, matches, threeRegions, usEast, singapore, withRegion } from './fixtures';
 
 function synth(specs = regions, region = 'us-east') {
   const chart = new Chart(Testing.app(), 'nats', { namespace: 'videocall' });
-  const member = new NatsSuperCluster(chart, 'nats', { topology: buildTopology(specs), region });
+  const topology = buildTopology(specs);
+  const member = new NatsSuperCluster(chart, 'nats', { plan: regionPlan(topology, region, 'test'), gateways: topology.gateways });
   const objects = Testing.synth(chart);
   const find = (kind: string, name?: string) => objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
   return { objects, find, member, conf: parseRenderedNatsConf(member.configText) as any };
@@ -70,7 +72,7 @@ describe('NatsSuperCluster config (nats.conf)', () => {
 
   it('renders environment references bare and round-trips', () => {
     const topology = buildTopology(regions);
-    const text = renderNatsConf(natsConfig(topology, 'us-east'));
+    const text = renderNatsConf(natsConfig(topology.regions[0], topology.gateways));
     expect(text).toContain('"server_name": $SERVER_NAME,');
     expect(text).toContain('"advertise": $GATEWAY_ADVERTISE,');
     expect(renderNatsConf(parseRenderedNatsConf(text))).toBe(text);
@@ -116,8 +118,10 @@ describe('NatsSuperCluster config (nats.conf)', () => {
     expect(pod.containers[0].volumeMounts).toContainEqual({ name: 'gateway-tls', mountPath: '/etc/nats-certs/gateway', readOnly: true });
   });
 
-  it('refuses a region that is not in the topology, naming it', () => {
-    expect(() => synth(regions, 'mars')).toThrow('NatsSuperCluster: region "mars" is not in the topology (regions: us-east, singapore)');
+  it('region charts refuse a region that is not in the topology, naming it', () => {
+    expect(() => addRegionCharts(new App(), buildTopology(regions), 'mars')).toThrow(
+      'region charts: region "mars" is not in the topology (regions: us-east, singapore)',
+    );
   });
 });
 
@@ -204,6 +208,67 @@ describe('NatsSuperCluster objects', () => {
     expect(conf.gateway.gateways[0].urls).toEqual(['nats://10.100.0.2:31000']);
   });
 });
+
+describe('NetworkPolicy nats (with the NATS construct)', () => {
+  const policy = synth().find('NetworkPolicy', 'nats');
+  type Rule = { from?: Array<{ podSelector?: { matchLabels: Labels } }>; ports: Array<{ protocol: string; port: number }> };
+
+  /** What Kubernetes does with this policy: may a source (pod labels, or null for outside the cluster) reach `port`? */
+  function admits(source: Labels | null, port: number): boolean {
+    return (policy.spec.ingress as Rule[]).some(
+      (rule) =>
+        rule.ports.some((p) => p.protocol === 'TCP' && p.port === port) &&
+        (rule.from === undefined || rule.from.some((peer) => source !== null && peer.podSelector !== undefined && matches(peer.podSelector.matchLabels, source))),
+    );
+  }
+
+  const relayPod = { ...podLabels.relay, 'videocall.global/region': 'us-east' };
+  const webtransportPod = { ...podLabels.webtransport };
+  const natsPod = { ...podLabels.nats, 'app.kubernetes.io/part-of': 'videocall-global' };
+  const otherPod = { 'app.kubernetes.io/name': 'something-else' };
+
+  test('selects the NATS pods and governs ingress only', () => {
+    expect(policy.spec.podSelector).toEqual({ matchLabels: podLabels.nats });
+    expect(policy.spec.policyTypes).toEqual(['Ingress']);
+    expect(policy.metadata.namespace).toBe(k8sNames.namespace);
+  });
+
+  test('client port: relay and WebTransport pods only', () => {
+    expect(admits(relayPod, natsPorts.client)).toBe(true);
+    expect(admits(webtransportPod, natsPorts.client)).toBe(true);
+    expect(admits(otherPod, natsPorts.client)).toBe(false);
+    expect(admits(natsPod, natsPorts.client)).toBe(false);
+    expect(admits(null, natsPorts.client)).toBe(false);
+  });
+
+  test('routes stay open between NATS pods, and only between them', () => {
+    expect(admits(natsPod, natsPorts.cluster)).toBe(true);
+    expect(admits(relayPod, natsPorts.cluster)).toBe(false);
+    expect(admits(null, natsPorts.cluster)).toBe(false);
+  });
+
+  test('gateways stay reachable from outside (remote regions arrive through the NodePort)', () => {
+    expect(admits(null, natsPorts.gateway)).toBe(true);
+  });
+
+  test('monitor port: NATS pods and opted-in monitoring pods only (the kubelet probes from the node, always admitted)', () => {
+    expect(admits(natsPod, natsPorts.monitor)).toBe(true);
+    expect(admits({ ...NATS_MONITOR_ACCESS_LABEL, app: 'prometheus' }, natsPorts.monitor)).toBe(true);
+    expect(admits(relayPod, natsPorts.monitor)).toBe(false);
+    expect(admits(otherPod, natsPorts.monitor)).toBe(false);
+    expect(admits(null, natsPorts.monitor)).toBe(false);
+  });
+
+  test('a region without WebTransport admits no WebTransport pods', () => {
+    const p = synth(threeRegions, 'eu-central').find('NetworkPolicy', 'nats');
+    expect(JSON.stringify(p.spec)).not.toContain('webtransport');
+  });
+
+  test('construct IDs are stable', () => {
+    expect(synth().member.node.children.map((c) => c.node.id)).toEqual(['config', 'statefulset', 'headless', 'client', 'gateway', 'pdb', 'network-policy']);
+  });
+});
+
 
 describe('the NATS probe path against a real nats-server (Debian 2.9.10 in CI)', () => {
   jest.setTimeout(30_000);

@@ -1,28 +1,17 @@
 // RelayService: the synthesized objects of one region, field by field.
 import { Chart, Testing } from 'cdk8s';
-import { RELAY_PUBLIC_PATH, RelayService, RelayServiceProps, webtransportPorts } from '../../constructs/relay-service';
+import { RELAY_PUBLIC_PATH, RelayService } from '../../constructs/relay-service';
 import { regions } from '../../regions';
 import { NATS_CLIENT_URL, RELAY_PORT, k8sNames, natsPorts, podLabels } from '../../topology/constants';
-import { Topology, buildTopology } from '../../topology/topology';
-import { frankfurt, singapore, usEast, withRegion, testTopology, TEST_RELAY_IMAGE } from './fixtures';
+import { RELAY_SIZING } from '../../topology/relay-sizing';
+import { Topology, buildTopology, regionPlan } from '../../topology/topology';
+import { singapore, usEast, withRegion, testTopology, TEST_RELAY_IMAGE, Manifest, one, matches, container } from './fixtures';
 
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec: any };
-type Labels = Readonly<Record<string, string>>;
-
-function synth(topology: Topology, region: string, extra: Partial<RelayServiceProps> = {}): { manifests: Manifest[]; relay: RelayService } {
+function synth(topology: Topology, region: string): { manifests: Manifest[]; relay: RelayService } {
   const chart = new Chart(Testing.app(), 'relay', { namespace: k8sNames.namespace });
-  const relay = new RelayService(chart, 'relay', { topology, region, ...extra });
+  const relay = new RelayService(chart, 'relay', { plan: regionPlan(topology, region, 'test') });
   return { manifests: Testing.synth(chart) as Manifest[], relay };
 }
-
-function one(manifests: Manifest[], kind: string, name: string): Manifest {
-  const found = manifests.filter((m) => m.kind === kind && m.metadata.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${kind}/${name}, found ${found.length} among ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`);
-  return found[0];
-}
-
-const matches = (selector: Labels, labels: Labels) => Object.entries(selector).every(([k, v]) => labels[k] === v);
-const container = (d: Manifest) => d.spec.template.spec.containers[0];
 
 const topology = testTopology(regions);
 const { manifests, relay } = synth(topology, usEast.name);
@@ -43,13 +32,15 @@ describe('relay Deployment', () => {
     expect(c.ports).toEqual([{ name: 'http', containerPort: RELAY_PORT, protocol: 'TCP' }]);
   });
 
-  test('environment in order: PORT, NATS_URL, REGION, SERVER_ID from the pod name, optional JWT_SECRET', () => {
+  test('environment: PORT, NATS_URL, REGION, SERVER_ID from the pod name, optional JWT_SECRET, MEMORY_LIMIT_BYTES from the limit', () => {
     expect(c.env).toEqual([
       { name: 'PORT', value: String(RELAY_PORT) },
       { name: 'NATS_URL', value: NATS_CLIENT_URL },
       { name: 'REGION', value: 'us-east' },
       { name: 'SERVER_ID', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'JWT_SECRET', valueFrom: { secretKeyRef: { name: 'relay-jwt', key: 'jwt-secret', optional: true } } },
+      // The container's memory limit is the one fact the relay's buffering budget derives from.
+      { name: 'MEMORY_LIMIT_BYTES', valueFrom: { resourceFieldRef: { containerName: 'relay', resource: 'limits.memory' } } },
     ]);
     expect(NATS_CLIENT_URL).toBe(`nats://${k8sNames.nats}.${k8sNames.namespace}.svc:${natsPorts.client}`);
   });
@@ -75,9 +66,22 @@ describe('relay Deployment', () => {
     ]);
   });
 
-  test('requests CPU (the autoscaler measures against it) and limits memory', () => {
-    expect(c.resources.requests.cpu).toBe('250m');
-    expect(c.resources.limits.memory).toBe('512Mi');
+  test('sized from topology/relay-sizing.ts: CPU request (the autoscaler measures against it), memory request and limit', () => {
+    expect(c.resources).toEqual({
+      requests: { cpu: RELAY_SIZING.cpuRequest, memory: RELAY_SIZING.memoryRequest },
+      limits: { memory: RELAY_SIZING.memoryLimit },
+    });
+    expect(RELAY_SIZING).toEqual({ cpuRequest: '250m', memoryRequest: '256Mi', memoryLimit: '512Mi', targetCpuUtilizationPercent: 70 });
+  });
+
+  test('leaves ALLOW_PATH_LOBBY unset by default (with a JWT secret the relay then closes /lobby/{user}/{room}); sets it only when the region allows it', () => {
+    expect(c.env.find((e: { name: string }) => e.name === 'ALLOW_PATH_LOBBY')).toBeUndefined();
+    const open = testTopology([withRegion(usEast, { relay: { allowPathLobby: true } })]);
+    const env = container(one(synth(open, usEast.name).manifests, 'Deployment', k8sNames.relay)).env;
+    expect(env.find((e: { name: string }) => e.name === 'ALLOW_PATH_LOBBY')).toEqual({ name: 'ALLOW_PATH_LOBBY', value: 'true' });
+    const closed = testTopology([withRegion(usEast, { relay: { allowPathLobby: false } })]);
+    const envClosed = container(one(synth(closed, usEast.name).manifests, 'Deployment', k8sNames.relay)).env;
+    expect(envClosed.find((e: { name: string }) => e.name === 'ALLOW_PATH_LOBBY')).toBeUndefined();
   });
 });
 
@@ -129,10 +133,10 @@ describe('relay Service, Ingress, HPA, PDB', () => {
 
   test('HPA and Deployment follow a region that sets its own bounds and JWT Secret', () => {
     const custom = testTopology([withRegion(usEast, { relay: { minReplicas: 3, maxReplicas: 7, jwtSecretName: 'lobby-jwt' } })]);
-    const m = synth(custom, usEast.name, { targetCpuUtilization: 55 }).manifests;
+    const m = synth(custom, usEast.name).manifests;
     const hpa = one(m, 'HorizontalPodAutoscaler', k8sNames.relay);
     expect([hpa.spec.minReplicas, hpa.spec.maxReplicas]).toEqual([3, 7]);
-    expect(hpa.spec.metrics[0].resource.target.averageUtilization).toBe(55);
+    expect(hpa.spec.metrics[0].resource.target.averageUtilization).toBe(RELAY_SIZING.targetCpuUtilizationPercent);
     const deployment = one(m, 'Deployment', k8sNames.relay);
     const jwt = container(deployment).env.find((e: { name: string }) => e.name === 'JWT_SECRET');
     expect(jwt.valueFrom.secretKeyRef.name).toBe('lobby-jwt');
@@ -144,137 +148,10 @@ describe('relay Service, Ingress, HPA, PDB', () => {
   });
 });
 
-describe('WebTransport server', () => {
-  const custom = testTopology([
-    withRegion(usEast, { webtransport: { host: 'wt.example.org', image: 'example/media-server:1.2.3' } }),
-  ]);
-  const m = synth(custom, usEast.name).manifests;
-  const deployment = one(m, 'Deployment', k8sNames.webtransport);
-  const c = container(deployment);
-
-  test('runs webtransport_server from the configured image with listen, health, certificate and NATS settings', () => {
-    expect(c.image).toBe('example/media-server:1.2.3');
-    expect(c.command).toEqual(['webtransport_server']);
-    expect(c.env).toEqual([
-      { name: 'LISTEN_URL', value: '0.0.0.0:443' },
-      { name: 'HEALTH_LISTEN_URL', value: '0.0.0.0:444' },
-      { name: 'CERT_PATH', value: '/etc/webtransport/tls/tls.crt' },
-      { name: 'KEY_PATH', value: '/etc/webtransport/tls/tls.key' },
-      { name: 'NATS_URL', value: NATS_CLIENT_URL },
-    ]);
-  });
-
-  test('CERT_PATH and KEY_PATH lie in a read-only mount of the TLS Secret', () => {
-    const mount = c.volumeMounts.find((v: { mountPath: string }) => v.mountPath === '/etc/webtransport/tls');
-    expect(mount.readOnly).toBe(true);
-    const volume = deployment.spec.template.spec.volumes.find((v: { name: string }) => v.name === mount.name);
-    expect(volume.secret).toEqual({ secretName: 'webtransport-tls' });
-  });
-
-  test('the built-in region uses the videocall media server image and the default TLS Secret', () => {
-    const d = one(manifests, 'Deployment', k8sNames.webtransport);
-    expect(container(d).image).toBe('securityunion/videocall-media-server:main-2ce33a5e');
-    expect(d.spec.template.spec.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'webtransport-tls' } });
-  });
-
-  test('ports UDP 443 and TCP 444, probes on the health port, pods labelled and pinned to the region', () => {
-    expect(c.ports).toEqual([
-      { name: 'quic', containerPort: 443, protocol: 'UDP' },
-      { name: 'health', containerPort: 444, protocol: 'TCP' },
-    ]);
-    for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) {
-      expect(probe.httpGet).toEqual({ path: '/healthz', port: 'health' });
-    }
-    expect(deployment.spec.selector.matchLabels).toEqual(podLabels.webtransport);
-    expect(matches(podLabels.webtransport, deployment.spec.template.metadata.labels)).toBe(true);
-    expect(deployment.spec.template.spec.nodeSelector).toEqual(plan.nodeSelector);
-    expect(c.securityContext.capabilities).toEqual({ drop: ['ALL'], add: ['NET_BIND_SERVICE'] });
-  });
-
-  test('LoadBalancer Service: UDP 443 and TCP 444, externalTrafficPolicy Local, WebTransport pods only', () => {
-    const svc = one(m, 'Service', k8sNames.webtransport);
-    expect(svc.spec.type).toBe('LoadBalancer');
-    expect(svc.spec.externalTrafficPolicy).toBe('Local');
-    expect(svc.spec.ports).toEqual([
-      { name: 'quic', port: webtransportPorts.quic, targetPort: 'quic', protocol: 'UDP' },
-      { name: 'health', port: webtransportPorts.health, targetPort: 'health', protocol: 'TCP' },
-    ]);
-    expect(svc.spec.selector).toEqual(podLabels.webtransport);
-    expect(matches(svc.spec.selector, podLabels.relay)).toBe(false);
-    expect(svc.metadata.annotations).toBeUndefined();
-  });
-
-  test('replicas and LoadBalancer annotations are configurable', () => {
-    const annotations = { 'service.beta.kubernetes.io/do-loadbalancer-name': 'us-east-webtransport' };
-    const out = synth(custom, usEast.name, { webtransportReplicas: 3, webtransportServiceAnnotations: annotations }).manifests;
-    expect(one(out, 'Deployment', k8sNames.webtransport).spec.replicas).toBe(3);
-    expect(one(out, 'Service', k8sNames.webtransport).metadata.annotations).toEqual(annotations);
-  });
-
-  test('a region without webtransport gets no WebTransport objects', () => {
-    const t = testTopology([usEast, frankfurt]);
-    expect(frankfurt.webtransport).toBeUndefined();
-    const out = synth(t, frankfurt.name);
-    const names = out.manifests.map((x) => `${x.kind}/${x.metadata.name}`);
-    expect(names.filter((n) => n.endsWith(`/${k8sNames.webtransport}`))).toEqual([]);
-    expect(out.relay.webtransportDeployment).toBeUndefined();
-    const policy = one(out.manifests, 'NetworkPolicy', 'nats-client-access');
-    expect(JSON.stringify(policy.spec)).not.toContain('webtransport');
-    // The relay itself is still there.
-    expect(names).toEqual(expect.arrayContaining([`Deployment/${k8sNames.relay}`, `Ingress/${k8sNames.relay}`]));
-  });
-});
-
-describe('NetworkPolicy nats-client-access', () => {
-  const policy = one(manifests, 'NetworkPolicy', 'nats-client-access');
-  type Rule = { from?: Array<{ podSelector?: { matchLabels: Labels } }>; ports: Array<{ protocol: string; port: number }> };
-
-  /** What Kubernetes does with this policy: may a source (pod labels, or null for outside the cluster) reach `port`? */
-  function admits(source: Labels | null, port: number): boolean {
-    return (policy.spec.ingress as Rule[]).some(
-      (rule) =>
-        rule.ports.some((p) => p.protocol === 'TCP' && p.port === port) &&
-        (rule.from === undefined || rule.from.some((peer) => source !== null && peer.podSelector !== undefined && matches(peer.podSelector.matchLabels, source))),
-    );
-  }
-
-  const relayPod = { ...podLabels.relay, 'videocall.global/region': 'us-east' };
-  const webtransportPod = { ...podLabels.webtransport };
-  const natsPod = { ...podLabels.nats, 'app.kubernetes.io/part-of': 'videocall-global' };
-  const otherPod = { 'app.kubernetes.io/name': 'something-else' };
-
-  test('selects the NATS pods and governs ingress only', () => {
-    expect(policy.spec.podSelector).toEqual({ matchLabels: podLabels.nats });
-    expect(policy.spec.policyTypes).toEqual(['Ingress']);
-    expect(policy.metadata.namespace).toBe(k8sNames.namespace);
-  });
-
-  test('client port: relay and WebTransport pods only', () => {
-    expect(admits(relayPod, natsPorts.client)).toBe(true);
-    expect(admits(webtransportPod, natsPorts.client)).toBe(true);
-    expect(admits(otherPod, natsPorts.client)).toBe(false);
-    expect(admits(natsPod, natsPorts.client)).toBe(false);
-    expect(admits(null, natsPorts.client)).toBe(false);
-  });
-
-  test('routes stay open between NATS pods, and only between them', () => {
-    expect(admits(natsPod, natsPorts.cluster)).toBe(true);
-    expect(admits(relayPod, natsPorts.cluster)).toBe(false);
-    expect(admits(null, natsPorts.cluster)).toBe(false);
-  });
-
-  test('gateways (remote regions through the NodePort) and monitoring stay reachable from anywhere', () => {
-    for (const port of [natsPorts.gateway, natsPorts.monitor]) {
-      expect(admits(null, port)).toBe(true);
-      expect(admits(otherPod, port)).toBe(true);
-    }
-  });
-});
-
 describe('contract and errors', () => {
   test('construct IDs are stable', () => {
     expect(relay.node.children.map((c) => c.node.id)).toEqual([
-      'deployment', 'service', 'ingress', 'hpa', 'pdb', 'webtransport-deployment', 'webtransport-service', 'nats-client-access',
+      'deployment', 'service', 'ingress', 'hpa', 'pdb',
     ]);
   });
 
@@ -295,19 +172,6 @@ describe('contract and errors', () => {
     expect(() => synth(buildTopology(regions), 'us-east')).toThrow(
       'RelayService: region "us-east": relay.image must be named: build and push the relay image, then synth with --relay-image (no public image exists) (got undefined)',
     );
-  });
-
-  test('an unknown region is refused with its name and the known ones', () => {
-    expect(() => synth(topology, 'mars-1')).toThrow('RelayService: region "mars-1" is not in the topology (regions: us-east, singapore)');
-  });
-
-  test.each<[string, Partial<RelayServiceProps>, string]>([
-    ['CPU target of 0', { targetCpuUtilization: 0 }, 'RelayService: region "us-east": targetCpuUtilization must be an integer percentage from 1 to 100 (got 0)'],
-    ['CPU target above 100', { targetCpuUtilization: 150 }, 'targetCpuUtilization must be an integer percentage from 1 to 100 (got 150)'],
-    ['resources without a CPU request', { relayResources: { limits: {} } }, 'RelayService: region "us-east": relayResources.requests.cpu must be set'],
-    ['no WebTransport pods', { webtransportReplicas: 0 }, 'webtransportReplicas must be an integer ≥ 1 (got 0)'],
-  ])('%s is refused, naming region, field and value', (_name, extra, message) => {
-    expect(() => synth(topology, usEast.name, extra)).toThrow(message);
   });
 
   test('synthesis is deterministic', () => {

@@ -172,6 +172,20 @@ describe('bad topologies stop with a message naming region, field and value', ()
       'region "us-east": nats.gatewayEndpoints[0] is not <IPv4 address>:<port> (got "node-1:30722")'],
     ['no endpoints', [withRegion(usEast, { nats: { gatewayEndpoints: [] } })],
       'region "us-east": nats.gatewayEndpoints must list at least one <node private IP>:<NodePort> (got [])'],
+    ['endpoint listed twice', [withRegion(usEast, { nats: { gatewayEndpoints: ['10.100.0.2:30722', '10.100.0.2:30722'] } })],
+      'region "us-east": nats.gatewayEndpoints[1] is listed twice (got "10.100.0.2:30722")'],
+    ['relay host that is no host name', [withRegion(usEast, { relay: { hosts: ['Relay_One'] } })],
+      'region "us-east": relay.hosts[0] is not a fully qualified lowercase host name (got "Relay_One")'],
+    ['zero relay replicas', [withRegion(usEast, { relay: { minReplicas: 0 } })],
+      'region "us-east": relay.minReplicas must be an integer ≥ 1 (got 0)'],
+    ['relay maximum below the minimum', [withRegion(usEast, { relay: { minReplicas: 4, maxReplicas: 3 } })],
+      'region "us-east": relay.maxReplicas must be an integer ≥ relay.minReplicas (4) (got 3)'],
+    ['WebTransport host that is no host name', [withRegion(usEast, { webtransport: { host: 'webtransport' } })],
+      'region "us-east": webtransport.host is not a fully qualified lowercase host name (got "webtransport")'],
+    ['zero nodes', [withRegion(usEast, { nodePool: { size: 's-2vcpu-4gb', count: 0, minNodes: undefined, maxNodes: undefined } })],
+      'region "us-east": nodePool.count must be an integer ≥ 1 (got 0)'],
+    ['autoscaling from zero', [withRegion(usEast, { nodePool: { size: 's-2vcpu-4gb', minNodes: 0, maxNodes: 3 } })],
+      'region "us-east": nodePool.minNodes must be an integer ≥ 1 (got 0)'],
     ['no relay hosts', [withRegion(usEast, { relay: { hosts: [] } })],
       'region "us-east": relay.hosts must list at least one public host name (got [])'],
     ['autoscaling half set', [withRegion(usEast, { nodePool: { minNodes: 2, maxNodes: undefined } })],
@@ -201,6 +215,17 @@ describe('bad topologies stop with a message naming region, field and value', ()
 });
 
 describe('topology files', () => {
+  it('accepts every optional field RegionSpec has (the file format mirrors it)', () => {
+    const full = {
+      ...JSON.parse(JSON.stringify(usEast)),
+      kubernetesVersion: '1.32.', podCidr: '172.16.0.0/16', serviceCidr: '172.17.0.0/20',
+      nats: { ...usEast.nats, gatewayNodePort: 30722, image: 'nats:2.10.29-alpine', storageClassName: 'x', clientAuthSecret: 'c', gatewayAuthSecret: 'g', gatewayTlsSecret: 't' },
+      relay: { ...usEast.relay, minReplicas: 2, maxReplicas: 4, image: 'r/relay:1', jwtSecretName: 'j', allowPathLobby: true, clusterIssuer: 'i' },
+      webtransport: { host: 'wt.videocall.example', image: 'w/wt:1', replicas: 1, clusterIssuer: 'i' },
+    };
+    expect(regionSpecsFromData([full])).toEqual([full]);
+  });
+
   it('accepts the built-in regions as data (the file format mirrors RegionSpec)', () => {
     const data = JSON.parse(JSON.stringify({ regions }));
     expect(buildTopology(regionSpecsFromData(data))).toEqual(buildTopology(regions));
@@ -208,7 +233,9 @@ describe('topology files', () => {
 
   it.each([
     ['a typo', { regions: [{ ...JSON.parse(JSON.stringify(usEast)), nats: { ...usEast.nats, replica: 3 } }] },
-      'region "us-east": nats.replica is not a known field (known: replicas, jetstreamStorage, gatewayEndpoints, gatewayNodePort, image, storageClassName, clientAuthSecret, gatewayTlsSecret) (got 3)'],
+      'region "us-east": nats.replica is not a known field (known: replicas, jetstreamStorage, gatewayEndpoints, gatewayNodePort, image, storageClassName, clientAuthSecret, gatewayAuthSecret, gatewayTlsSecret) (got 3)'],
+    ['a lobby switch that is no boolean', { regions: [{ ...JSON.parse(JSON.stringify(usEast)), relay: { ...usEast.relay, allowPathLobby: 'yes' } }] },
+      'region "us-east": relay.allowPathLobby must be a boolean (got "yes")'],
     ['a missing field', { regions: [{ ...JSON.parse(JSON.stringify(usEast)), vpcCidr: undefined }] },
       'region "us-east": vpcCidr is required (got null)'],
     ['a wrong type', { regions: [{ ...JSON.parse(JSON.stringify(usEast)), nats: { ...usEast.nats, replicas: 'three' } }] },
