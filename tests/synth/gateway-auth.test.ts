@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { natsConfig, natsEnv, renderNatsConf } from '../../constructs/nats-config';
 import { LoopbackRegionPlan, loopbackNatsConf } from '../../local/nats-loopback';
-import { NATS_SERVER_BIN, gatewaysConnected } from '../../local/nats-supercluster';
+import { NATS_SERVER_BIN } from '../../local/nats-supercluster';
 import { ManagedProcess, startProcess } from '../../local/processes';
 import { buildTopology, regionPlan } from '../../topology/topology';
 import { freePort } from '../support/ports';
@@ -18,6 +18,13 @@ jest.setTimeout(60_000);
 // Two servers per region: nats-server refuses clustered JetStream without routes.
 const topology = buildTopology([withRegion(usEast, { nats: { replicas: 2 } }), withRegion(singapore, { nats: { replicas: 2 } })]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether `server` has an outbound gateway to every other region, from its /gatewayz. */
+async function gatewaysConnected(server: { monitorUrl: string; region: string }, regions: readonly string[]): Promise<boolean> {
+  const res = await fetch(`${server.monitorUrl}/gatewayz`, { signal: AbortSignal.timeout(2000) });
+  const body = (await res.json()) as { outbound_gateways?: Record<string, unknown> };
+  return regions.filter((r) => r !== server.region).every((r) => body.outbound_gateways?.[r] !== undefined);
+}
 
 async function startPair(passwords: { 'us-east': string; singapore: string }) {
   const work = mkdtempSync(join(tmpdir(), 'vcg-gwauth-'));
