@@ -1,11 +1,11 @@
 // Bounds a client can hit, against a real relay and nats-server: name lengths (a long room must
 // not break the relay's NATS link for every room) and the total memory of all sockets' buffers.
 import type { Socket } from 'node:net';
-import { MAX_NAME_LENGTH, MediaType, PacketType, TOKEN_ISSUER, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, newSessionId, subjects } from '../../protocol';
+import { MAX_NAME_LENGTH, MediaType, PacketType, TOKEN_ISSUER, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, subjects } from '../../protocol';
 import { memoryBudgets } from '../../relay/config';
 import { eventually } from '../support/processes';
 import { startRelay } from '../support/relay';
-import { TestClient, UpgradeRefused, makeToken, metricOf, rssBytes, sameBytes, useRelayOverNats } from './helpers';
+import { TestClient, UpgradeRefused, makeToken, metricOf, rssBytes, useRelayOverNats, expectDeliveryFromNats } from './helpers';
 
 const SECRET = 'limits-secret';
 const fx = useRelayOverNats({ JWT_SECRET: SECRET, ALLOW_PATH_LOBBY: 'true' });
@@ -26,13 +26,7 @@ test('a room or user id over MAX_NAME_LENGTH is refused at the upgrade with 400,
   const room = 'x'.repeat(MAX_NAME_LENGTH);
   const c = await TestClient.open(`${fx.relay.url}/lobby/user/${room}`);
   await c.frame(1);
-  const remote = newSessionId();
-  const incoming = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'remote', data: encodeMediaPacket({ mediaType: MediaType.AUDIO }), sessionId: remote });
-  await eventually(async () => {
-    fx.observer.nc.publish(subjects.session(room, remote), incoming);
-    await fx.observer.nc.flush();
-    return c.frames.some((f) => sameBytes(f, incoming));
-  }, { what: 'delivery over NATS in a room of the longest name', intervalMs: 200 });
+  await expectDeliveryFromNats(fx.observer.nc, room, c, 'delivery over NATS in a room of the longest name');
   expect(await metricOf(fx.relay.httpUrl, 'relay_nats_reconnects_total')).toBe(0);
   c.close();
 });
