@@ -65,7 +65,8 @@ test('all sockets together stay within the budget MEMORY_LIMIT_BYTES sets, not o
     // The process itself: growth well under what per-socket bounds alone would allow.
     const budget = memoryBudgets(memoryLimit).socketBytes;
     const growth = rssBytes(relay.process.pid) - rssBefore;
-    expect(growth).toBeLessThan(budget + 40 * MIB);
+    // Slack for what else a flood costs (uWS receive buffers, V8 heap, malloc arenas); without the total bound this grows past 250 MiB.
+    expect(growth).toBeLessThan(budget + 64 * MIB);
     expect(growth).toBeLessThan((receivers * perSocket) / 2);
     const buffered = await metricOf(relay.httpUrl, 'relay_socket_buffered_bytes');
     // Accounting is refreshed per receiver as a frame fans out: the total overshoots by a frame or two per socket at most.

@@ -52,7 +52,8 @@ describe('a hung nats-server', () => {
     expect(frames).toBeGreaterThan(20);
 
     const growth = rssBytes(relay.process.pid) - rssBefore;
-    expect(growth).toBeLessThan(memoryBudgets(MEMORY_LIMIT).natsOutboundBytes + 64 * MIB);
+    // Slack for uWS receive buffers of 3.9 MB frames and V8; unbounded, the client library would hold all 60 frames (234 MB).
+    expect(growth).toBeLessThan(memoryBudgets(MEMORY_LIMIT).natsOutboundBytes + 96 * MIB);
     const dropped = (await metricOf(relay.httpUrl, 'relay_dropped_frames_total{reason="nats_stalled"}'))
       + (await metricOf(relay.httpUrl, 'relay_dropped_frames_total{reason="nats_outbound_full"}'))
       + (await metricOf(relay.httpUrl, 'relay_dropped_frames_total{reason="nats_disconnected"}'));
