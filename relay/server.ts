@@ -37,6 +37,9 @@ interface LocalSession {
 /** Relays of ours announce their members here (membership.ts); no videocall server uses it. */
 export const PRESENCE_SUBJECT = 'vcg.relay.presence';
 
+/** Delay of the early presence after a join (membership.ts): joins within it share one. */
+const PRESENCE_SOON_MS = 250;
+
 /** Housekeeping (pings, idle and slow sockets, buffer recovery, departures) runs this often. */
 const TICK_MS = 250;
 
@@ -52,6 +55,8 @@ export class RelayServer {
   private socketBytes = 0;
   private tickTimer: NodeJS.Timeout | undefined;
   private presenceTimer: NodeJS.Timeout | undefined;
+  /** An early presence after a join, so a relay killed right after it does not leave a ghost. */
+  private presenceSoonTimer: NodeJS.Timeout | undefined;
   private openSessions = 0;
   /** The uWS message buffer of the frame being handled, valid only during its handler. */
   private borrowed: ArrayBuffer | undefined;
@@ -261,6 +266,7 @@ export class RelayServer {
         case 'announce':
           this.membership.activated(local.session.identity);
           this.publishToNats(a.subject, a.frame);
+          this.presenceSoon();
           // Every local session gets it, the joiner included, like any subscriber of the system subject.
           this.app.publish(local.room.controlTopic, a.frame, true);
           this.log.info('participant joined', { session: local.session.idText, room: local.room.name, user: local.session.identity.userId });
@@ -317,6 +323,15 @@ export class RelayServer {
   }
 
   // ---- Presence (membership.ts) ----
+
+  /** At most one extra presence per PRESENCE_SOON_MS, after the JOINED it follows on the same connection. */
+  private presenceSoon(): void {
+    if (this.presenceSoonTimer !== undefined || !this.link.started) return;
+    this.presenceSoonTimer = setTimeout(() => {
+      this.presenceSoonTimer = undefined;
+      if (!this.draining) this.publishPresence();
+    }, PRESENCE_SOON_MS);
+  }
 
   private publishPresence(): void {
     const presence = this.membership.ownPresence(this.config.serverId);
@@ -497,6 +512,7 @@ export class RelayServer {
     this.log.info('draining', { sessions: this.openSessions });
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
     if (this.presenceTimer !== undefined) clearInterval(this.presenceTimer);
+    if (this.presenceSoonTimer !== undefined) clearTimeout(this.presenceSoonTimer);
     this.carryOut(this.membership.drainPending());
     const locals = [...this.rooms.values()].flatMap((r) => [...r.sessions.values()]);
     // `end` runs the close handler at once, which announces PARTICIPANT_LEFT while draining.
