@@ -4,8 +4,7 @@
 // This file carries their answers out on sockets, topics and subscriptions, within memory budgets.
 import type { Msg } from '@nats-io/transport-node';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from 'uWebSockets.js';
-import { MeetingEvent, PacketType, copyBytes, decodeMeetingPacket, decodePacketWrapper, readRoutingView, subjects, utf8 } from '../protocol';
-import { SESSION_ID_STAMP_BYTES } from '../topology/constants';
+import { MeetingEvent, PacketType, SESSION_ID_STAMP_BYTES, copyBytes, decodeMeetingPacket, decodePacketWrapper, readRoutingView, subjects, utf8 } from '../protocol';
 import { Admission, STATUS_TEXT, admitPath, admitRelayState, admitToken } from './admission';
 import { memoryBudgets } from './config';
 import type { MemoryBudgets, RelayConfig } from './config';
