@@ -121,7 +121,13 @@ export class Membership {
     return [];
   }
 
-  /** The room's last local session is gone: what we learned from its subscription goes stale. */
+  /** Whether a departure in `room` is waiting out its grace period (its room must stay subscribed). */
+  hasPending(room: string): boolean {
+    for (const d of this.pending.values()) if (d.member.room === room) return true;
+    return false;
+  }
+
+  /** The room's subscription is dropped: what we learned from it goes stale. */
   roomClosed(room: string): void {
     this.rooms.delete(room);
   }

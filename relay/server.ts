@@ -304,10 +304,19 @@ export class RelayServer {
     this.socketBytes -= local.bufferedBytes;
     local.session.close();
     this.carryOut(this.membership.closed(local.session.identity, this.draining, Date.now()));
-    if (this.rooms.leave(local.room.name, local.session.idText)) this.membership.roomClosed(local.room.name);
+    if (this.rooms.leave(local.room.name, local.session.idText)) this.closeRoomWhenSettled(local.room.name);
     // For closes the relay started, uWS reports the code the relay sent.
     this.metrics.sessionsClosed.inc({ reason: closeReasonLabel(code) });
     this.log.info('session closed', { session: local.session.idText, room: local.room.name, code });
+  }
+
+  /**
+   * An empty room keeps its subscription while a departure in it is pending: at the end of the
+   * grace period membership must know whether the user came back through another relay meanwhile.
+   */
+  private closeRoomWhenSettled(room: string): void {
+    if (this.membership.hasPending(room)) return;
+    if (this.rooms.close(room)) this.membership.roomClosed(room);
   }
 
   private carryOut(actions: MembershipAction[]): void {
@@ -478,7 +487,9 @@ export class RelayServer {
         this.run(local, local.session.tick(now), now);
       }
     }
-    if (!this.draining) this.carryOut(this.membership.tick(now, this.link.usable));
+    if (this.draining) return;
+    this.carryOut(this.membership.tick(now, this.link.usable));
+    for (const room of [...this.rooms.values()]) if (room.sessions.size === 0) this.closeRoomWhenSettled(room.name);
   }
 
   private collect(): void {

@@ -70,6 +70,29 @@ test('failover (drain on one relay, new session on another): observers never get
   }
 }, 60_000);
 
+test('failover without a drain (old socket closed, new session within the grace period): no PARTICIPANT_LEFT is published at all', async () => {
+  const room = 'failover-grace';
+  const a = await startRelay({ natsUrl: nats.url, serverId: 'relay-a2' });
+  const b = await startRelay({ natsUrl: nats.url, serverId: 'relay-b2' });
+  try {
+    const bob = await member(b, 'bob', room);
+    const alice1 = await member(a, 'alice', room);
+    await eventually(() => participantEvents(bob.client).includes(`joined alice ${alice1.sessionId}`), { what: 'alice #1 joined at bob' });
+    // Alice's only session on A ends; she is back through B well within the grace period.
+    alice1.client.terminate();
+    await alice1.client.closed;
+    const alice2 = await member(b, 'alice', room);
+    await sleep(LEAVE_GRACE_MS + 1_500);
+    const left = observer.onSubject(subjects.system(room)).map((m) => meetingOf(m.data)).filter((m) => m?.eventType === MeetingEvent.PARTICIPANT_LEFT);
+    expect(left).toEqual([]);
+    const events = participantEvents(bob.client);
+    expect(events.slice(events.indexOf(`joined alice ${alice2.sessionId}`)).filter((e) => e.startsWith('left alice'))).toEqual([]);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+}, 60_000);
+
 test('a relay killed without draining: its members are announced left within 15 s, once, and never again', async () => {
   const room = 'ghosts';
   const b = await startRelay({ natsUrl: nats.url, serverId: 'relay-survivor' });

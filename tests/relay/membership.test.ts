@@ -52,11 +52,13 @@ test('a rejoin within the grace period takes the departure over; if it never act
 test('a departure is re-checked when due: the user came back through another relay meanwhile', () => {
   const m = new Membership(GRACE, 0);
   const a1 = active(m, session(1, 'alice'));
-  active(m, session(9, 'zoe')); // keeps the room's state alive
   m.closed(a1, false, 0);
+  // The room has no local session now, but is kept (and subscribed) while the departure is pending.
+  expect(m.hasPending('r')).toBe(true);
   m.remoteJoined(remote(7, 'alice'));
   expect(m.tick(GRACE, true)).toEqual([]);
   expect(m.pendingCount).toBe(0);
+  expect(m.hasPending('r')).toBe(false);
 });
 
 test.each([
