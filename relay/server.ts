@@ -9,7 +9,7 @@ import { Admission, STATUS_TEXT, admitPath, admitRelayState, admitToken } from '
 import { memoryBudgets } from './config';
 import type { MemoryBudgets, RelayConfig } from './config';
 import type { Logger } from './log';
-import { Member, Membership, MembershipAction, PRESENCE_INTERVAL_MS, Presence } from './membership';
+import { Member, Membership, MembershipAction, PRESENCE_INTERVAL_MS, Presence, parsePresence } from './membership';
 import type { DropReason, RelayMetrics } from './metrics';
 import { NatsLink } from './nats-link';
 import { Room, Rooms } from './rooms';
@@ -321,12 +321,13 @@ export class RelayServer {
 
   private carryOut(actions: MembershipAction[]): void {
     for (const a of actions) {
-      const frame = participantFrame(MeetingEvent.PARTICIPANT_LEFT, a.member);
+      const joined = a.kind === 'tell-local-joined';
+      const frame = participantFrame(joined ? MeetingEvent.PARTICIPANT_JOINED : MeetingEvent.PARTICIPANT_LEFT, a.member);
       const room = this.rooms.get(a.member.room);
       if (a.kind === 'announce-left') this.publishToNats(subjects.system(a.member.room), frame);
-      else this.metrics.ghostsRemoved.inc();
+      else if (a.kind === 'tell-local-left') this.metrics.ghostsRemoved.inc();
       if (room !== undefined) this.app.publish(room.controlTopic, frame, true);
-      this.log.info(a.kind === 'announce-left' ? 'participant left' : 'participant of a dead relay left', { session: a.member.id, room: a.member.room, user: a.member.userId });
+      this.log.info(`participant ${joined ? 'joined' : 'left'} (${a.kind})`, { session: a.member.id, room: a.member.room, user: a.member.userId });
     }
   }
 
@@ -347,15 +348,14 @@ export class RelayServer {
   }
 
   private onPresence(msg: Msg): void {
-    let p: Presence;
+    let p: Presence | undefined;
     try {
-      p = JSON.parse(utf8.decode(msg.data)) as Presence;
-      if (typeof p.server !== 'string' || typeof p.rooms !== 'object' || p.rooms === null) return;
+      p = parsePresence(JSON.parse(utf8.decode(msg.data)));
     } catch {
-      return;
+      p = undefined;
     }
-    if (p.server === this.config.serverId) return;
-    this.membership.presence(p, Date.now());
+    if (p === undefined || p.server === this.config.serverId) return;
+    this.carryOut(this.membership.presence(p, Date.now()));
   }
 
   // ---- Delivery ----

@@ -93,6 +93,21 @@ test('failover without a drain (old socket closed, new session within the grace 
   }
 }, 60_000);
 
+test('a joiner on another relay is told about members who joined before that relay subscribed the room', async () => {
+  const room = 'late';
+  const a = await startRelay({ natsUrl: nats.url, serverId: 'relay-early' });
+  const b = await startRelay({ natsUrl: nats.url, serverId: 'relay-late' });
+  try {
+    const carol = await member(a, 'carol', room);
+    // Relay B has no session in the room yet, so it never saw carol's PARTICIPANT_JOINED.
+    const bob = await TestClient.open(`${b.url}/lobby/bob/${room}`);
+    await eventually(() => participantEvents(bob).includes(`joined carol ${carol.sessionId}`), { what: 'carol at bob, from presence', timeoutMs: 3 * PRESENCE_INTERVAL_MS });
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
+}, 60_000);
+
 test('a relay killed without draining: its members are announced left within 15 s, once, and never again', async () => {
   const room = 'ghosts';
   const b = await startRelay({ natsUrl: nats.url, serverId: 'relay-survivor' });
