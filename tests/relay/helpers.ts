@@ -1,6 +1,7 @@
 // WebSocket clients and raw NATS observers for the relay's integration tests.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import type net from 'node:net';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
@@ -231,4 +232,18 @@ export async function expectDeliveryFromNats(nc: NatsConnection, room: string, c
     await nc.flush();
     return client.frames.some((f) => sameBytes(f, incoming));
   }, { what, intervalMs: 200 });
+}
+
+/** Opens a session and waits for its two welcome frames (SESSION_ASSIGNED, MEETING_STARTED). */
+export async function openWelcomed(url: string): Promise<TestClient> {
+  const c = await TestClient.open(url);
+  await c.frame(1);
+  return c;
+}
+
+/** Stops reading from the socket: the kernel buffers fill, then the relay's send buffer grows. */
+export function stopReading(c: TestClient): net.Socket {
+  const socket = (c.ws as unknown as { _socket: net.Socket })._socket;
+  socket.pause();
+  return socket;
 }

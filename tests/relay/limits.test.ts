@@ -1,11 +1,10 @@
 // Bounds a client can hit, against a real relay and nats-server: name lengths (a long room must
 // not break the relay's NATS link for every room) and the total memory of all sockets' buffers.
-import type { Socket } from 'node:net';
 import { MAX_NAME_LENGTH, MediaType, PacketType, TOKEN_ISSUER, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, subjects } from '../../protocol';
 import { memoryBudgets } from '../../relay/config';
 import { eventually } from '../support/processes';
 import { startRelay } from '../support/relay';
-import { TestClient, UpgradeRefused, makeToken, metricOf, rssBytes, useRelayOverNats, expectDeliveryFromNats } from './helpers';
+import { TestClient, UpgradeRefused, makeToken, metricOf, rssBytes, useRelayOverNats, expectDeliveryFromNats, openWelcomed, stopReading } from './helpers';
 
 const SECRET = 'limits-secret';
 const fx = useRelayOverNats({ JWT_SECRET: SECRET, ALLOW_PATH_LOBBY: 'true' });
@@ -42,14 +41,10 @@ test('all sockets together stay within the budget MEMORY_LIMIT_BYTES sets, not o
   });
   try {
     const room = 'budget';
-    const open = async (user: string) => {
-      const c = await TestClient.open(`${relay.url}/lobby/${user}/${room}`);
-      await c.frame(1);
-      return c;
-    };
+    const open = (user: string) => openWelcomed(`${relay.url}/lobby/${user}/${room}`);
     const sender = await open('sender');
     const silent = await Promise.all(Array.from({ length: receivers }, (_, i) => open(`silent${i}`)));
-    for (const c of silent) (c.ws as unknown as { _socket: Socket })._socket.pause();
+    for (const c of silent) stopReading(c);
     const rssBefore = rssBytes(relay.process.pid);
 
     const frame = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'sender', data: encodeMediaPacket({ mediaType: MediaType.VIDEO, data: new Uint8Array(64 * 1024) }) });
