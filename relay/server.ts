@@ -469,8 +469,8 @@ export class RelayServer {
 
   /** Every publish goes through here; the link decides whether NATS can take it (else counted). */
   private publishToNats(subject: string, frame: Uint8Array): void {
-    const owned = frame.buffer === this.borrowed ? copyBytes(frame) : frame;
-    const refused = this.link.publish(subject, owned);
+    // Asked first, so a frame NATS cannot take now is not copied only to be dropped.
+    const refused = this.link.refusal(frame.byteLength) ?? this.link.publish(subject, frame.buffer === this.borrowed ? copyBytes(frame) : frame);
     if (refused !== undefined) this.drop(refused);
   }
 
