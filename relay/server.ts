@@ -374,7 +374,14 @@ export class RelayServer {
     }
     let packetType: number;
     try {
-      packetType = readRoutingView(data).packetType;
+      const view = readRoutingView(data);
+      // The subject names the sending session: a frame claiming another one (an existing server
+      // keeps whatever id its client put there) is not delivered under that identity.
+      if (view.sessionId !== 0n && view.sessionId.toString(10) !== sender) {
+        this.drop('impersonation');
+        return;
+      }
+      packetType = view.packetType;
     } catch {
       packetType = PacketType.UNKNOWN; // forwarded unchanged; routing only needs to know it is not media
     }
