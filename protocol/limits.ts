@@ -43,3 +43,9 @@ export function nameProblem(what: 'room' | 'user id', value: string, pattern = t
   if (pattern && !ROOM_OR_USER_PATTERN.test(value)) return `${what} must match ${ROOM_OR_USER_PATTERN}`;
   return undefined;
 }
+
+/**
+ * Stamping a session id onto a frame appends one tag byte and a varint of at most 10 bytes, so the
+ * largest thing the relay publishes is this much bigger than the largest frame it accepts.
+ */
+export const SESSION_ID_STAMP_BYTES = 11;

@@ -160,6 +160,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): RelayConfig {
   for (const s of SETTINGS as ReadonlyArray<Setting<keyof RelayConfig>>) {
     const raw = env[s.env];
     if (raw === undefined || raw === '') {
+      // Closed by default: unset ALLOW_PATH_LOBBY follows JWT_SECRET (parsed earlier in the table).
       out[s.key] = s.key === 'allowPathLobby' ? out.jwtSecret === undefined : s.fallback();
       continue;
     }

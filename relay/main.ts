@@ -1,5 +1,5 @@
 // Entry point of `npm run relay`: settings from the environment, --help, start, and drain on SIGTERM.
-import { ConfigError, helpText, parseConfig } from './config';
+import { ConfigError, helpText, memoryBudgets, parseConfig } from './config';
 import { createLogger } from './log';
 import { relayMetrics } from './metrics';
 import { RelayServer } from './server';
@@ -36,6 +36,7 @@ async function main(argv: string[]): Promise<void> {
   const port = await server.start();
   log.info('relay listening', {
     host: config.host, port, nats: config.natsUrls, pathLobby: config.allowPathLobby, lobbyAuth: config.jwtSecret !== undefined ? 'enabled' : 'disabled',
+    memoryLimitBytes: config.memoryLimitBytes, budgets: memoryBudgets(config.memoryLimitBytes),
   });
 
   let stopping = false;

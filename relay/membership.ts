@@ -14,6 +14,11 @@
 //   sessions PARTICIPANT_LEFT for them (never NATS): every client hears it exactly once, from its
 //   own relay, with no election between relays. Members learned from servers that send no
 //   presence (the existing videocall servers) are only removed by their PARTICIPANT_LEFT.
+// - Presence also heals: a listed member we do not know (joined before our subscription, or its
+//   relay came back after a partition) is told joined to local sessions; a member its relay stops
+//   listing without a PARTICIPANT_LEFT (a departure dropped because the user came back) is removed,
+//   and told left only if the user has no other live session. A relay publishes on one NATS
+//   connection, so its JOINED/LEFT and its presence arrive in the order it sent them.
 import type { SessionIdentity } from './session';
 
 export type Member = Omit<SessionIdentity, 'observer'>;
@@ -22,7 +27,9 @@ export type MembershipAction =
   /** PARTICIPANT_LEFT on the system subject (other relays and servers) and to local sessions. */
   | { kind: 'announce-left'; member: Member }
   /** PARTICIPANT_LEFT to this relay's local sessions only: a member of a relay that died. */
-  | { kind: 'tell-local-left'; member: Member };
+  | { kind: 'tell-local-left'; member: Member }
+  /** PARTICIPANT_JOINED to this relay's local sessions only: a member learned from presence. */
+  | { kind: 'tell-local-joined'; member: Member };
 
 /** A relay of ours is presumed dead after this long without its presence heartbeat. */
 export const PRESENCE_INTERVAL_MS = 2_000;
@@ -50,7 +57,22 @@ interface RoomState {
 /** The presence heartbeat's body: the relay's members (and pending departures), by room. */
 export interface Presence {
   server: string;
-  rooms: Record<string, string[]>;
+  /** Per room: [session id in decimal, user id, display name]. */
+  rooms: Record<string, Array<[string, string, string]>>;
+}
+
+/** A presence body from NATS, checked field by field (it comes from the network). */
+export function parsePresence(value: unknown): Presence | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { server, rooms } = value as { server?: unknown; rooms?: unknown };
+  if (typeof server !== 'string' || typeof rooms !== 'object' || rooms === null) return undefined;
+  for (const entries of Object.values(rooms)) {
+    if (!Array.isArray(entries)) return undefined;
+    for (const e of entries) {
+      if (!Array.isArray(e) || e.length !== 3 || typeof e[0] !== 'string' || !/^\d{1,20}$/.test(e[0]) || typeof e[1] !== 'string' || typeof e[2] !== 'string') return undefined;
+    }
+  }
+  return value as Presence;
 }
 
 const key = (room: string, userId: string) => `${room}\u0000${userId}`;
@@ -121,7 +143,13 @@ export class Membership {
     return [];
   }
 
-  /** The room's last local session is gone: what we learned from its subscription goes stale. */
+  /** Whether a departure in `room` is waiting out its grace period (its room must stay subscribed). */
+  hasPending(room: string): boolean {
+    for (const d of this.pending.values()) if (d.member.room === room) return true;
+    return false;
+  }
+
+  /** The room's subscription is dropped: what we learned from it goes stale. */
   roomClosed(room: string): void {
     this.rooms.delete(room);
   }
@@ -151,24 +179,44 @@ export class Membership {
   }
 
   /** Another relay's presence heartbeat. */
-  presence(p: Presence, nowMs: number): void {
+  presence(p: Presence, nowMs: number): MembershipAction[] {
     this.relays.set(p.server, nowMs);
-    for (const [room, ids] of Object.entries(p.rooms)) {
-      const r = this.rooms.get(room);
-      if (r === undefined) continue;
-      for (const id of ids) {
-        const e = r.members.get(id);
-        if (e !== undefined && !e.local) e.relay = p.server;
+    const out: MembershipAction[] = [];
+    for (const [name, r] of this.rooms) {
+      const listed = new Map((p.rooms[name] ?? []).map(([id, userId, displayName]) => [id, { userId, displayName }]));
+      for (const [id, e] of r.members) {
+        if (e.local || e.relay !== p.server || listed.has(id)) continue;
+        r.members.delete(id);
+        if (!this.hasLiveMember(name, e.member.userId)) out.push({ kind: 'tell-local-left', member: e.member });
+      }
+      for (const [id, who] of listed) {
+        const known = r.members.get(id);
+        if (known !== undefined) {
+          if (!known.local) known.relay = p.server;
+          continue;
+        }
+        if (who.userId === '') continue;
+        const member = { id: BigInt(id), userId: who.userId, room: name, displayName: who.displayName };
+        const userKnown = this.hasLiveMember(name, who.userId);
+        r.members.set(id, { member, relay: p.server, local: false });
+        if (!userKnown) out.push({ kind: 'tell-local-joined', member });
       }
     }
+    return out;
   }
 
-  /** Our presence heartbeat: local members and pending departures (still present until announced). */
+  /**
+   * Our presence heartbeat: local members, pending departures and departures a Testing session
+   * took over (all still present until announced).
+   */
   ownPresence(server: string): Presence {
-    const rooms: Record<string, string[]> = {};
-    const add = (room: string, id: bigint) => (rooms[room] ??= []).push(id.toString(10));
-    for (const [name, r] of this.rooms) for (const e of r.members.values()) if (e.local) add(name, e.member.id);
-    for (const d of this.pending.values()) add(d.member.room, d.member.id);
+    const rooms: Presence['rooms'] = {};
+    const add = (m: Member) => (rooms[m.room] ??= []).push([m.id.toString(10), m.userId, m.displayName]);
+    for (const r of this.rooms.values()) {
+      for (const e of r.members.values()) if (e.local) add(e.member);
+      for (const l of r.locals.values()) if (!l.active && l.inherited !== undefined) add(l.inherited);
+    }
+    for (const d of this.pending.values()) add(d.member);
     return { server, rooms };
   }
 

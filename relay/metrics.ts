@@ -141,7 +141,7 @@ export function relayMetrics(registry = new Registry()) {
     budgetBytes: registry.gauge<'budget'>('relay_memory_budget_bytes', 'Buffering budgets derived from MEMORY_LIMIT_BYTES, by budget (sockets, nats_outbound).'),
     restamped: registry.counter('relay_restamped_frames_total', 'Client frames that carried another user id or session id, delivered under the sender\'s own.'),
     leftSuppressed: registry.counter('relay_left_suppressed_total', 'PARTICIPANT_LEFT from NATS not forwarded: the user still has a live session in the room.'),
-    ghostsRemoved: registry.counter('relay_dead_relay_members_left_total', 'Members of relays whose presence stopped, announced left to local sessions.'),
+    ghostsRemoved: registry.counter('relay_dead_relay_members_left_total', 'Members removed by presence (their relay stopped, or stopped listing them) and told left to local sessions.'),
     draining: registry.gauge('relay_draining', '1 once SIGTERM started the drain.'),
     rss: registry.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.'),
     heap: registry.gauge('nodejs_heap_used_bytes', 'V8 heap in use, bytes.'),

@@ -154,6 +154,14 @@ export class NatsLink {
     return this.nc!.subscribe(subject, { callback: onMessage });
   }
 
+  /** Why a publish of `bytes` would be refused now, or undefined when it would be queued. */
+  refusal(bytes: number): DropReason | undefined {
+    const problem = this.problem;
+    if (problem !== undefined) return problem;
+    const max = this.maxPayload;
+    return max !== undefined && bytes > max ? 'over_nats_max_payload' : undefined;
+  }
+
   /**
    * Queues a publish, or returns why not (nothing is queued then; the caller counts the drop).
    * The queue goes out in setImmediate, right after this poll phase, so frames read from many
@@ -161,10 +169,8 @@ export class NatsLink {
    * borrowed from uWS): it is sent after the caller returns.
    */
   publish(subject: string, frame: Uint8Array): DropReason | undefined {
-    const problem = this.problem;
-    if (problem !== undefined) return problem;
-    const max = this.maxPayload;
-    if (max !== undefined && frame.byteLength > max) return 'over_nats_max_payload';
+    const refused = this.refusal(frame.byteLength);
+    if (refused !== undefined) return refused;
     this.publishedBytes += frame.byteLength;
     this.outbox.push({ subject, frame });
     if (this.outbox.length === 1) setImmediate(() => this.flush());

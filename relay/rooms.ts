@@ -1,5 +1,5 @@
 // Rooms with local sessions: one NATS subscription per room (taken by the first local session,
-// dropped with the last) and the local sessions by id. Who is a member is membership.ts's business.
+// dropped with the last, or once the last one's departure is settled) and the local sessions by id. Who is a member is membership.ts's business.
 import { subjects } from '../protocol';
 
 export interface RoomSubscription {
@@ -51,12 +51,21 @@ export class Rooms<L> {
     return room;
   }
 
-  /** Removes the session; the last one out drops the room's NATS subscription at once (true then). */
+  /** Removes the session; true when the room has no local session left (see `close`). */
   leave(name: string, sessionIdText: string): boolean {
     const room = this.rooms.get(name);
     if (room === undefined) return false;
     room.sessions.delete(sessionIdText);
-    if (room.sessions.size > 0) return false;
+    return room.sessions.size === 0;
+  }
+
+  /**
+   * Drops an empty room's NATS subscription. The server calls it when the last session leaves,
+   * or later, once no departure in the room is pending (until then it must keep hearing who joins).
+   */
+  close(name: string): boolean {
+    const room = this.rooms.get(name);
+    if (room === undefined || room.sessions.size > 0) return false;
     room.subscription.unsubscribe();
     this.rooms.delete(name);
     return true;

@@ -4,13 +4,12 @@
 // This file carries their answers out on sockets, topics and subscriptions, within memory budgets.
 import type { Msg } from '@nats-io/transport-node';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from './uws';
-import { MeetingEvent, PacketType, copyBytes, decodeMeetingPacket, decodePacketWrapper, readRoutingView, subjects, utf8 } from '../protocol';
-import { SESSION_ID_STAMP_BYTES } from '../topology/constants';
+import { MeetingEvent, PacketType, SESSION_ID_STAMP_BYTES, copyBytes, decodeMeetingPacket, decodePacketWrapper, readRoutingView, subjects, utf8 } from '../protocol';
 import { Admission, STATUS_TEXT, admitPath, admitRelayState, admitToken } from './admission';
 import { memoryBudgets } from './config';
 import type { MemoryBudgets, RelayConfig } from './config';
 import type { Logger } from './log';
-import { Member, Membership, MembershipAction, PRESENCE_INTERVAL_MS, Presence } from './membership';
+import { Member, Membership, MembershipAction, PRESENCE_INTERVAL_MS, Presence, parsePresence } from './membership';
 import type { DropReason, RelayMetrics } from './metrics';
 import { NatsLink } from './nats-link';
 import { Room, Rooms } from './rooms';
@@ -37,6 +36,9 @@ interface LocalSession {
 /** Relays of ours announce their members here (membership.ts); no videocall server uses it. */
 export const PRESENCE_SUBJECT = 'vcg.relay.presence';
 
+/** Delay of the early presence after a join (membership.ts): joins within it share one. */
+const PRESENCE_SOON_MS = 250;
+
 /** Housekeeping (pings, idle and slow sockets, buffer recovery, departures) runs this often. */
 const TICK_MS = 250;
 
@@ -52,6 +54,8 @@ export class RelayServer {
   private socketBytes = 0;
   private tickTimer: NodeJS.Timeout | undefined;
   private presenceTimer: NodeJS.Timeout | undefined;
+  /** An early presence after a join, so a relay killed right after it does not leave a ghost. */
+  private presenceSoonTimer: NodeJS.Timeout | undefined;
   private openSessions = 0;
   /** The uWS message buffer of the frame being handled, valid only during its handler. */
   private borrowed: ArrayBuffer | undefined;
@@ -261,6 +265,7 @@ export class RelayServer {
         case 'announce':
           this.membership.activated(local.session.identity);
           this.publishToNats(a.subject, a.frame);
+          this.presenceSoon();
           // Every local session gets it, the joiner included, like any subscriber of the system subject.
           this.app.publish(local.room.controlTopic, a.frame, true);
           this.log.info('participant joined', { session: local.session.idText, room: local.room.name, user: local.session.identity.userId });
@@ -299,24 +304,43 @@ export class RelayServer {
     this.socketBytes -= local.bufferedBytes;
     local.session.close();
     this.carryOut(this.membership.closed(local.session.identity, this.draining, Date.now()));
-    if (this.rooms.leave(local.room.name, local.session.idText)) this.membership.roomClosed(local.room.name);
+    if (this.rooms.leave(local.room.name, local.session.idText)) this.closeRoomWhenSettled(local.room.name);
     // For closes the relay started, uWS reports the code the relay sent.
     this.metrics.sessionsClosed.inc({ reason: closeReasonLabel(code) });
     this.log.info('session closed', { session: local.session.idText, room: local.room.name, code });
   }
 
+  /**
+   * An empty room keeps its subscription while a departure in it is pending: at the end of the
+   * grace period membership must know whether the user came back through another relay meanwhile.
+   */
+  private closeRoomWhenSettled(room: string): void {
+    if (this.membership.hasPending(room)) return;
+    if (this.rooms.close(room)) this.membership.roomClosed(room);
+  }
+
   private carryOut(actions: MembershipAction[]): void {
     for (const a of actions) {
-      const frame = participantFrame(MeetingEvent.PARTICIPANT_LEFT, a.member);
+      const joined = a.kind === 'tell-local-joined';
+      const frame = participantFrame(joined ? MeetingEvent.PARTICIPANT_JOINED : MeetingEvent.PARTICIPANT_LEFT, a.member);
       const room = this.rooms.get(a.member.room);
       if (a.kind === 'announce-left') this.publishToNats(subjects.system(a.member.room), frame);
-      else this.metrics.ghostsRemoved.inc();
+      else if (a.kind === 'tell-local-left') this.metrics.ghostsRemoved.inc();
       if (room !== undefined) this.app.publish(room.controlTopic, frame, true);
-      this.log.info(a.kind === 'announce-left' ? 'participant left' : 'participant of a dead relay left', { session: a.member.id, room: a.member.room, user: a.member.userId });
+      this.log.info(`participant ${joined ? 'joined' : 'left'} (${a.kind})`, { session: a.member.id, room: a.member.room, user: a.member.userId });
     }
   }
 
   // ---- Presence (membership.ts) ----
+
+  /** At most one extra presence per PRESENCE_SOON_MS, after the JOINED it follows on the same connection. */
+  private presenceSoon(): void {
+    if (this.presenceSoonTimer !== undefined || !this.link.started) return;
+    this.presenceSoonTimer = setTimeout(() => {
+      this.presenceSoonTimer = undefined;
+      if (!this.draining) this.publishPresence();
+    }, PRESENCE_SOON_MS);
+  }
 
   private publishPresence(): void {
     const presence = this.membership.ownPresence(this.config.serverId);
@@ -324,15 +348,14 @@ export class RelayServer {
   }
 
   private onPresence(msg: Msg): void {
-    let p: Presence;
+    let p: Presence | undefined;
     try {
-      p = JSON.parse(utf8.decode(msg.data)) as Presence;
-      if (typeof p.server !== 'string' || typeof p.rooms !== 'object' || p.rooms === null) return;
+      p = parsePresence(JSON.parse(utf8.decode(msg.data)));
     } catch {
-      return;
+      p = undefined;
     }
-    if (p.server === this.config.serverId) return;
-    this.membership.presence(p, Date.now());
+    if (p === undefined || p.server === this.config.serverId) return;
+    this.carryOut(this.membership.presence(p, Date.now()));
   }
 
   // ---- Delivery ----
@@ -351,7 +374,14 @@ export class RelayServer {
     }
     let packetType: number;
     try {
-      packetType = readRoutingView(data).packetType;
+      const view = readRoutingView(data);
+      // The subject names the sending session: a frame claiming another one (an existing server
+      // keeps whatever id its client put there) is not delivered under that identity.
+      if (view.sessionId !== 0n && view.sessionId.toString(10) !== sender) {
+        this.drop('impersonation');
+        return;
+      }
+      packetType = view.packetType;
     } catch {
       packetType = PacketType.UNKNOWN; // forwarded unchanged; routing only needs to know it is not media
     }
@@ -446,8 +476,8 @@ export class RelayServer {
 
   /** Every publish goes through here; the link decides whether NATS can take it (else counted). */
   private publishToNats(subject: string, frame: Uint8Array): void {
-    const owned = frame.buffer === this.borrowed ? copyBytes(frame) : frame;
-    const refused = this.link.publish(subject, owned);
+    // Asked first, so a frame NATS cannot take now is not copied only to be dropped.
+    const refused = this.link.refusal(frame.byteLength) ?? this.link.publish(subject, frame.buffer === this.borrowed ? copyBytes(frame) : frame);
     if (refused !== undefined) this.drop(refused);
   }
 
@@ -464,7 +494,9 @@ export class RelayServer {
         this.run(local, local.session.tick(now), now);
       }
     }
-    if (!this.draining) this.carryOut(this.membership.tick(now, this.link.usable));
+    if (this.draining) return;
+    this.carryOut(this.membership.tick(now, this.link.usable));
+    for (const room of [...this.rooms.values()]) if (room.sessions.size === 0) this.closeRoomWhenSettled(room.name);
   }
 
   private collect(): void {
@@ -497,6 +529,7 @@ export class RelayServer {
     this.log.info('draining', { sessions: this.openSessions });
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
     if (this.presenceTimer !== undefined) clearInterval(this.presenceTimer);
+    if (this.presenceSoonTimer !== undefined) clearTimeout(this.presenceSoonTimer);
     this.carryOut(this.membership.drainPending());
     const locals = [...this.rooms.values()].flatMap((r) => [...r.sessions.values()]);
     // `end` runs the close handler at once, which announces PARTICIPANT_LEFT while draining.

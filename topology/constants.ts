@@ -1,5 +1,6 @@
 // Ports, names and limits of a region's NATS cluster and relay, stated once.
 // The synthesized manifests, the NATS config, the firewall and the tests all read them from here.
+import { SESSION_ID_STAMP_BYTES } from '../protocol/limits';
 import { MAX_FRAME_BYTES } from '../protocol/packets';
 
 export const natsPorts = {
@@ -15,11 +16,8 @@ export const DEFAULT_GATEWAY_NODE_PORT = 30722;
 /** The Kubernetes NodePort range; a gateway NodePort outside it is refused by the API server. */
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
 
-/**
- * Stamping a session id onto a frame appends one tag byte and a varint of at most 10 bytes,
- * so the largest thing the relay publishes is this much bigger than the largest frame it accepts.
- */
-export const SESSION_ID_STAMP_BYTES = 11;
+// The relay (whose image holds only relay/ and protocol/) needs the stamp size too: it lives there.
+export { SESSION_ID_STAMP_BYTES };
 export const NATS_MAX_PAYLOAD = MAX_FRAME_BYTES + SESSION_ID_STAMP_BYTES;
 
 /**

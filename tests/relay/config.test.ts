@@ -1,6 +1,6 @@
 // Relay settings: defaults, parsing, errors that name the variable, --help listing every setting.
 import { IDLE_TIMEOUT_MS, LEAVE_GRACE_MS, MAX_FRAME_BYTES, PING_INTERVAL_MS } from '../../protocol';
-import { ConfigError, SETTING_NAMES, helpText, parseConfig } from '../../relay/config';
+import { ConfigError, DEFAULT_MEMORY_LIMIT_BYTES, SETTING_NAMES, helpText, memoryBudgets, parseConfig } from '../../relay/config';
 import { createLogger, redact } from '../../relay/log';
 
 test('defaults', () => {
@@ -26,15 +26,24 @@ test.each([
   ['ALLOW_PATH_LOBBY', 'maybe', /ALLOW_PATH_LOBBY="maybe"/],
   ['MAX_FRAME_BYTES', String(MAX_FRAME_BYTES + 1), /MAX_FRAME_BYTES=/],
   ['LOG_LEVEL', 'loud', /LOG_LEVEL="loud"/],
+  ['MEMORY_LIMIT_BYTES', '512Mi', /MEMORY_LIMIT_BYTES="512Mi" must be a whole number/],
+  ['MEMORY_LIMIT_BYTES', '1000', /MEMORY_LIMIT_BYTES="1000"/],
 ])('%s=%s is refused with a message naming it', (name, value, message) => {
   expect(() => parseConfig({ [name]: value })).toThrow(ConfigError);
   expect(() => parseConfig({ [name]: value })).toThrow(message);
 });
 
+test('MEMORY_LIMIT_BYTES: the downward API\'s byte count, 512 MiB when unset; budgets are half of it, a quarter of that for NATS', () => {
+  expect(parseConfig({}).memoryLimitBytes).toBe(DEFAULT_MEMORY_LIMIT_BYTES);
+  expect(DEFAULT_MEMORY_LIMIT_BYTES).toBe(512 * 1024 * 1024);
+  expect(parseConfig({ MEMORY_LIMIT_BYTES: '1073741824' }).memoryLimitBytes).toBe(1073741824);
+  expect(memoryBudgets(512 * 1024 * 1024)).toEqual({ socketBytes: 192 * 1024 * 1024, natsOutboundBytes: 64 * 1024 * 1024 });
+});
+
 test('--help lists every setting', () => {
   const text = helpText();
   for (const name of SETTING_NAMES) expect(text).toContain(name);
-  expect(SETTING_NAMES).toEqual(expect.arrayContaining(['PORT', 'NATS_URL', 'REGION', 'SERVER_ID', 'JWT_SECRET', 'ALLOW_PATH_LOBBY']));
+  expect(SETTING_NAMES).toEqual(expect.arrayContaining(['PORT', 'NATS_URL', 'REGION', 'SERVER_ID', 'JWT_SECRET', 'ALLOW_PATH_LOBBY', 'MEMORY_LIMIT_BYTES']));
 });
 
 test('logs are JSON lines without tokens', () => {

@@ -1,10 +1,11 @@
 // WebSocket clients and raw NATS observers for the relay's integration tests.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import type net from 'node:net';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
-import { decodeMeetingPacket, decodePacketWrapper, PacketType } from '../../protocol';
+import { MediaType, PacketType, decodeMeetingPacket, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, newSessionId, subjects } from '../../protocol';
 import { NatsServer, startNatsServer } from '../support/nats';
 import { eventually, httpGet } from '../support/processes';
 import { RelayProcess, startRelay } from '../support/relay';
@@ -220,4 +221,29 @@ export async function metricOf(httpUrl: string, series: string): Promise<number>
   const body = (await httpGet(`${httpUrl}/metrics`)).body;
   const line = body.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
+}
+
+/** Publishes a remote session's media on `room` (again until it arrives) and waits for `client` to get it. */
+export async function expectDeliveryFromNats(nc: NatsConnection, room: string, client: TestClient, what: string): Promise<void> {
+  const remote = newSessionId();
+  const incoming = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'remote', data: encodeMediaPacket({ mediaType: MediaType.AUDIO }), sessionId: remote });
+  await eventually(async () => {
+    nc.publish(subjects.session(room, remote), incoming);
+    await nc.flush();
+    return client.frames.some((f) => sameBytes(f, incoming));
+  }, { what, intervalMs: 200 });
+}
+
+/** Opens a session and waits for its two welcome frames (SESSION_ASSIGNED, MEETING_STARTED). */
+export async function openWelcomed(url: string): Promise<TestClient> {
+  const c = await TestClient.open(url);
+  await c.frame(1);
+  return c;
+}
+
+/** Stops reading from the socket: the kernel buffers fill, then the relay's send buffer grows. */
+export function stopReading(c: TestClient): net.Socket {
+  const socket = (c.ws as unknown as { _socket: net.Socket })._socket;
+  socket.pause();
+  return socket;
 }

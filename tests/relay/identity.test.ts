@@ -1,9 +1,9 @@
 // Impersonation against a real relay: a frame is never delivered, locally or over NATS, under an
 // identity other than its sender's session, and server-only packets from clients reach nobody.
-import { MediaType, MeetingEvent, PacketType, SYSTEM_USER_ID, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, subjects, utf8 } from '../../protocol';
+import { MediaType, MeetingEvent, PacketType, SYSTEM_USER_ID, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, newSessionId, subjects, utf8 } from '../../protocol';
 import { systemMeetingFrame } from '../../relay/session';
 import { eventually } from '../support/processes';
-import { TestClient, meetingOf, metricOf, sameBytes, useRelayOverNats } from './helpers';
+import { TestClient, expectDeliveryFromNats, meetingOf, metricOf, sameBytes, useRelayOverNats } from './helpers';
 
 const fx = useRelayOverNats();
 const ROOM = 'identity';
@@ -81,3 +81,20 @@ function meetingEndedData(): Uint8Array {
   const pw = decodePacketWrapper(systemMeetingFrame({ eventType: MeetingEvent.MEETING_ENDED, roomId: ROOM, message: 'bye' }));
   return pw.data;
 }
+
+test('from NATS too: a frame on one session\'s subject claiming another session id is not delivered', async () => {
+  const alice = await join('alice2');
+  const bob = await join('bob2');
+  const from = bob.client.frames.length;
+  const forger = newSessionId();
+  const forged = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'alice2', sessionId: alice.sessionId, data: encodeMediaPacket({ mediaType: MediaType.VIDEO, data: Uint8Array.of(8, 8) }) });
+  const honest = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'carol', sessionId: forger, data: encodeMediaPacket({ mediaType: MediaType.VIDEO, data: Uint8Array.of(9, 9) }) });
+  const dropsBefore = await metricOf(fx.relay.httpUrl, 'relay_dropped_frames_total{reason="impersonation"}');
+  fx.observer.nc.publish(subjects.session(ROOM, forger), forged);
+  await expectDeliveryFromNats(fx.observer.nc, ROOM, bob.client, 'a later remote frame');
+  fx.observer.nc.publish(subjects.session(ROOM, forger), honest);
+  await bob.client.waitFor((f) => sameBytes(f, honest), { from, what: 'the honest frame' });
+  expect(bob.client.frames.slice(from).some((f) => sameBytes(f, forged))).toBe(false);
+  expect(await metricOf(fx.relay.httpUrl, 'relay_dropped_frames_total{reason="impersonation"}')).toBe(dropsBefore + 1);
+  alice.client.close();
+});

@@ -1,11 +1,10 @@
 // Bounds a client can hit, against a real relay and nats-server: name lengths (a long room must
 // not break the relay's NATS link for every room) and the total memory of all sockets' buffers.
-import type { Socket } from 'node:net';
-import { MAX_NAME_LENGTH, MediaType, PacketType, TOKEN_ISSUER, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, newSessionId, subjects } from '../../protocol';
+import { MAX_NAME_LENGTH, MediaType, PacketType, TOKEN_ISSUER, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, subjects } from '../../protocol';
 import { memoryBudgets } from '../../relay/config';
 import { eventually } from '../support/processes';
 import { startRelay } from '../support/relay';
-import { TestClient, UpgradeRefused, makeToken, metricOf, rssBytes, sameBytes, useRelayOverNats } from './helpers';
+import { TestClient, UpgradeRefused, makeToken, metricOf, rssBytes, useRelayOverNats, expectDeliveryFromNats, openWelcomed, stopReading } from './helpers';
 
 const SECRET = 'limits-secret';
 const fx = useRelayOverNats({ JWT_SECRET: SECRET, ALLOW_PATH_LOBBY: 'true' });
@@ -26,13 +25,7 @@ test('a room or user id over MAX_NAME_LENGTH is refused at the upgrade with 400,
   const room = 'x'.repeat(MAX_NAME_LENGTH);
   const c = await TestClient.open(`${fx.relay.url}/lobby/user/${room}`);
   await c.frame(1);
-  const remote = newSessionId();
-  const incoming = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'remote', data: encodeMediaPacket({ mediaType: MediaType.AUDIO }), sessionId: remote });
-  await eventually(async () => {
-    fx.observer.nc.publish(subjects.session(room, remote), incoming);
-    await fx.observer.nc.flush();
-    return c.frames.some((f) => sameBytes(f, incoming));
-  }, { what: 'delivery over NATS in a room of the longest name', intervalMs: 200 });
+  await expectDeliveryFromNats(fx.observer.nc, room, c, 'delivery over NATS in a room of the longest name');
   expect(await metricOf(fx.relay.httpUrl, 'relay_nats_reconnects_total')).toBe(0);
   c.close();
 });
@@ -48,14 +41,10 @@ test('all sockets together stay within the budget MEMORY_LIMIT_BYTES sets, not o
   });
   try {
     const room = 'budget';
-    const open = async (user: string) => {
-      const c = await TestClient.open(`${relay.url}/lobby/${user}/${room}`);
-      await c.frame(1);
-      return c;
-    };
+    const open = (user: string) => openWelcomed(`${relay.url}/lobby/${user}/${room}`);
     const sender = await open('sender');
     const silent = await Promise.all(Array.from({ length: receivers }, (_, i) => open(`silent${i}`)));
-    for (const c of silent) (c.ws as unknown as { _socket: Socket })._socket.pause();
+    for (const c of silent) stopReading(c);
     const rssBefore = rssBytes(relay.process.pid);
 
     const frame = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'sender', data: encodeMediaPacket({ mediaType: MediaType.VIDEO, data: new Uint8Array(64 * 1024) }) });
@@ -71,7 +60,8 @@ test('all sockets together stay within the budget MEMORY_LIMIT_BYTES sets, not o
     // The process itself: growth well under what per-socket bounds alone would allow.
     const budget = memoryBudgets(memoryLimit).socketBytes;
     const growth = rssBytes(relay.process.pid) - rssBefore;
-    expect(growth).toBeLessThan(budget + 40 * MIB);
+    // Slack for what else a flood costs (uWS receive buffers, V8 heap, malloc arenas); without the total bound this grows past 250 MiB.
+    expect(growth).toBeLessThan(budget + 64 * MIB);
     expect(growth).toBeLessThan((receivers * perSocket) / 2);
     const buffered = await metricOf(relay.httpUrl, 'relay_socket_buffered_bytes');
     // Accounting is refreshed per receiver as a frame fans out: the total overshoots by a frame or two per socket at most.

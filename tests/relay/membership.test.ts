@@ -1,11 +1,12 @@
 // Departure and presence rules (pure, injected clock): who is told that a user left, and when.
 import { LEAVE_GRACE_MS } from '../../protocol';
-import { Member, Membership, MembershipAction, PRESENCE_DEAD_AFTER_MS } from '../../relay/membership';
+import { Member, Membership, MembershipAction, PRESENCE_DEAD_AFTER_MS, parsePresence } from '../../relay/membership';
 import type { SessionIdentity } from '../../relay/session';
 
 const GRACE = LEAVE_GRACE_MS;
 const session = (n: number, userId: string, room = 'r'): SessionIdentity => ({ id: (1n << 63n) + BigInt(n), userId, room, displayName: userId, observer: false });
 const remote = (n: number, userId: string, room = 'r'): Member => ({ id: (1n << 62n) + BigInt(n), userId, room, displayName: userId });
+const entry = (m: Member): [string, string, string] => [m.id.toString(), m.userId, m.displayName];
 const left = (actions: MembershipAction[]) => actions.map((a) => `${a.kind} ${a.member.userId}:${a.member.id}`);
 
 /** Opens and activates a local session (a member from then on). */
@@ -52,11 +53,13 @@ test('a rejoin within the grace period takes the departure over; if it never act
 test('a departure is re-checked when due: the user came back through another relay meanwhile', () => {
   const m = new Membership(GRACE, 0);
   const a1 = active(m, session(1, 'alice'));
-  active(m, session(9, 'zoe')); // keeps the room's state alive
   m.closed(a1, false, 0);
+  // The room has no local session now, but is kept (and subscribed) while the departure is pending.
+  expect(m.hasPending('r')).toBe(true);
   m.remoteJoined(remote(7, 'alice'));
   expect(m.tick(GRACE, true)).toEqual([]);
   expect(m.pendingCount).toBe(0);
+  expect(m.hasPending('r')).toBe(false);
 });
 
 test.each([
@@ -86,7 +89,7 @@ describe('presence: members of a relay whose heartbeat stops', () => {
     active(m, session(9, 'zoe'));
     const bob = remote(1, 'bob');
     m.remoteJoined(bob);
-    m.presence({ server: 'relay-b', rooms: { r: [bob.id.toString()] } }, 0);
+    expect(m.presence({ server: 'relay-b', rooms: { r: [entry(bob)] } }, 0)).toEqual([]);
     return { m, bob };
   };
 
@@ -99,8 +102,8 @@ describe('presence: members of a relay whose heartbeat stops', () => {
   });
 
   test('are kept while the heartbeat goes on', () => {
-    const { m } = setup();
-    m.presence({ server: 'relay-b', rooms: {} }, PRESENCE_DEAD_AFTER_MS - 10);
+    const { m, bob } = setup();
+    expect(m.presence({ server: 'relay-b', rooms: { r: [entry(bob)] } }, PRESENCE_DEAD_AFTER_MS - 10)).toEqual([]);
     expect(m.tick(PRESENCE_DEAD_AFTER_MS + 10, true)).toEqual([]);
   });
 
@@ -131,7 +134,66 @@ test('own presence lists local members and pending departures, not Testing sessi
   const b1 = active(m, session(2, 'bob', 'other'));
   m.opened(session(3, 'carol'));
   m.closed(b1, false, 0);
-  expect(m.ownPresence('me')).toEqual({ server: 'me', rooms: { r: [a1.id.toString()], other: [b1.id.toString()] } });
+  expect(m.ownPresence('me')).toEqual({ server: 'me', rooms: { r: [entry(a1)], other: [entry(b1)] } });
+});
+
+test('own presence keeps listing a departure a Testing session took over, until that session activates', () => {
+  const m = new Membership(GRACE, 0);
+  const a1 = active(m, session(1, 'alice'));
+  m.closed(a1, false, 0);
+  const a2 = session(2, 'alice');
+  m.opened(a2);
+  expect(m.ownPresence('me').rooms).toEqual({ r: [entry(a1)] });
+  m.activated(a2);
+  expect(m.ownPresence('me').rooms).toEqual({ r: [entry(a2)] });
+});
+
+describe('presence heals what the system subject missed', () => {
+  const setup = () => {
+    const m = new Membership(GRACE, 0);
+    active(m, session(9, 'zoe'));
+    return m;
+  };
+
+  test('a listed member we never heard join is told joined locally, once', () => {
+    const m = setup();
+    const carol = remote(3, 'carol');
+    expect(left(m.presence({ server: 'relay-c', rooms: { r: [entry(carol)], elsewhere: [entry(remote(4, 'x', 'elsewhere'))] } }, 0))).toEqual([`tell-local-joined carol:${carol.id}`]);
+    expect(m.presence({ server: 'relay-c', rooms: { r: [entry(carol)] } }, 100)).toEqual([]);
+    expect(m.members('r').map((x) => x.userId).sort()).toEqual(['carol', 'zoe']);
+  });
+
+  test('a member its relay stops listing without a LEFT is told left, unless the user is live', () => {
+    const m = setup();
+    const carol = remote(3, 'carol');
+    const dan1 = remote(4, 'dan');
+    m.remoteJoined(carol);
+    m.remoteJoined(dan1);
+    m.presence({ server: 'relay-c', rooms: { r: [entry(carol), entry(dan1)] } }, 0);
+    const dan2 = remote(5, 'dan');
+    m.remoteJoined(dan2); // dan came back (through relay-c or any other)
+    expect(left(m.presence({ server: 'relay-c', rooms: { r: [entry(dan2)] } }, 100))).toEqual([`tell-local-left carol:${carol.id}`]);
+    expect(m.members('r').map((x) => x.userId).sort()).toEqual(['dan', 'zoe']);
+  });
+
+  test('a relay judged dead and heard again brings its members back', () => {
+    const m = setup();
+    const carol = remote(3, 'carol');
+    m.remoteJoined(carol);
+    m.presence({ server: 'relay-c', rooms: { r: [entry(carol)] } }, 0);
+    expect(m.tick(PRESENCE_DEAD_AFTER_MS, true)).toHaveLength(1);
+    expect(left(m.presence({ server: 'relay-c', rooms: { r: [entry(carol)] } }, PRESENCE_DEAD_AFTER_MS + 100))).toEqual([`tell-local-joined carol:${carol.id}`]);
+  });
+
+  test.each([
+    ['not an object', 'x'],
+    ['no server', { rooms: {} }],
+    ['rooms not an object', { server: 's', rooms: 3 }],
+    ['an entry of the wrong shape', { server: 's', rooms: { r: [['1', 'u']] } }],
+    ['a session id that is not decimal', { server: 's', rooms: { r: [['1e3', 'u', 'U']] } }],
+  ])('a malformed presence body (%s) is ignored', (_name, body) => {
+    expect(parsePresence(body)).toBeUndefined();
+  });
 });
 
 test('drain announces every pending departure whose user is not live elsewhere', () => {

@@ -1,10 +1,10 @@
 // The NATS server dies and comes back: the relay keeps its WebSocket clients, reconnects,
 // re-subscribes its rooms, and traffic over NATS resumes in both directions.
-import { MediaType, PacketType, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, newSessionId, subjects } from '../../protocol';
+import { MediaType, PacketType, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, subjects } from '../../protocol';
 import { NatsServer, startNatsServer } from '../support/nats';
 import { eventually, httpGet, waitForHttp } from '../support/processes';
 import { RelayProcess, startRelay } from '../support/relay';
-import { NatsObserver, TestClient, closeAllClients, sameBytes } from './helpers';
+import { NatsObserver, TestClient, closeAllClients, expectDeliveryFromNats } from './helpers';
 
 let nats: NatsServer;
 let relay: RelayProcess;
@@ -38,13 +38,7 @@ test('kill and restart the NATS server: clients stay, traffic resumes', async ()
   const peer = await NatsObserver.start(nats.url, `room.${room}.*`);
   try {
     // NATS → client: the room's subscription is back.
-    const remote = newSessionId();
-    const incoming = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'remote', data: encodeMediaPacket({ mediaType: MediaType.AUDIO }), sessionId: remote });
-    await eventually(async () => {
-      peer.nc.publish(subjects.session(room, remote), incoming);
-      await peer.nc.flush();
-      return a.frames.some((f) => sameBytes(f, incoming));
-    }, { what: 'delivery from NATS after the restart', intervalMs: 200 });
+    await expectDeliveryFromNats(peer.nc, room, a, 'delivery from NATS after the restart');
 
     // client → NATS: publishing works again.
     await eventually(() => {

@@ -1,13 +1,13 @@
 // NATS that cannot take data: a hung nats-server (SIGSTOP) is detected within 5 s, media for NATS
 // is dropped and counted while it lasts, the relay's memory stays bounded, and /readyz says so.
 // And a nats-server with a smaller max_payload: a frame it would refuse reaches nobody.
-import { MediaType, PacketType, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, newSessionId, subjects } from '../../protocol';
+import { MediaType, PacketType, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, subjects } from '../../protocol';
 import { memoryBudgets } from '../../relay/config';
 import { CloseCode } from '../../relay/session';
 import { NatsServer, startNatsServer } from '../support/nats';
 import { eventually, httpGet, waitForHttp } from '../support/processes';
 import { RelayProcess, startRelay } from '../support/relay';
-import { NatsObserver, TestClient, closeAllClients, metricOf, rssBytes, sameBytes, sleep } from './helpers';
+import { NatsObserver, TestClient, closeAllClients, metricOf, rssBytes, sleep, expectDeliveryFromNats } from './helpers';
 
 const MIB = 1024 * 1024;
 const MEMORY_LIMIT = 128 * MIB;
@@ -52,7 +52,8 @@ describe('a hung nats-server', () => {
     expect(frames).toBeGreaterThan(20);
 
     const growth = rssBytes(relay.process.pid) - rssBefore;
-    expect(growth).toBeLessThan(memoryBudgets(MEMORY_LIMIT).natsOutboundBytes + 64 * MIB);
+    // Slack for uWS receive buffers of 3.9 MB frames and V8; unbounded, the client library would hold all 60 frames (234 MB).
+    expect(growth).toBeLessThan(memoryBudgets(MEMORY_LIMIT).natsOutboundBytes + 96 * MIB);
     const dropped = (await metricOf(relay.httpUrl, 'relay_dropped_frames_total{reason="nats_stalled"}'))
       + (await metricOf(relay.httpUrl, 'relay_dropped_frames_total{reason="nats_outbound_full"}'))
       + (await metricOf(relay.httpUrl, 'relay_dropped_frames_total{reason="nats_disconnected"}'));
@@ -111,13 +112,7 @@ describe('a nats-server with a smaller max_payload', () => {
       expect(await metricOf(relay.httpUrl, 'relay_dropped_frames_total{reason="over_nats_max_payload"}')).toBe(1);
       expect(await metricOf(relay.httpUrl, 'relay_sessions_closed_total{reason="too_big"}')).toBe(1);
       // The NATS link and the other session are unharmed.
-      const remote = newSessionId();
-      const incoming = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'remote', data: encodeMediaPacket({ mediaType: MediaType.AUDIO }), sessionId: remote });
-      await eventually(async () => {
-        observer.nc.publish(subjects.session(room, remote), incoming);
-        await observer.nc.flush();
-        return local.frames.some((f) => sameBytes(f, incoming));
-      }, { what: 'delivery over NATS afterwards', intervalMs: 200 });
+      await expectDeliveryFromNats(observer.nc, room, local, 'delivery over NATS afterwards');
       expect(local.isClosed).toBeUndefined();
     } finally {
       await observer.close();

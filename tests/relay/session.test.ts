@@ -1,6 +1,6 @@
 // The pure session state machine, with an injected clock.
 import {
-  CONGESTION_DROPS_PER_SECOND, IDLE_TIMEOUT_MS, KEYFRAME_REQUESTS_PER_SECOND, LEAVE_GRACE_MS, MediaType, MeetingEvent,
+  CONGESTION_DROPS_PER_SECOND, IDLE_TIMEOUT_MS, KEYFRAME_REQUESTS_PER_SECOND, MediaType, MeetingEvent,
   PING_INTERVAL_MS, PacketType, SYSTEM_USER_ID, decodeMeetingPacket, decodePacketWrapper, encodeMediaPacket,
   encodePacketWrapper, encodeRttProbe, subjects, utf8,
 } from '../../protocol';

@@ -1,13 +1,12 @@
 // One receiver stops reading while a sender floods the room: the relay drops (and counts) media for
 // that receiver only, tells the sender, keeps its memory bounded, keeps serving the others, and
 // finally closes the slow socket.
-import type { Socket } from 'node:net';
 import { MediaType, PacketType, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, utf8 } from '../../protocol';
 import { CloseCode } from '../../relay/session';
 import { NatsServer, startNatsServer } from '../support/nats';
 import { eventually, httpGet } from '../support/processes';
 import { RelayProcess, startRelay } from '../support/relay';
-import { TestClient, closeAllClients } from './helpers';
+import { closeAllClients, openWelcomed, stopReading } from './helpers';
 
 const BOUND = 1024 * 1024;
 const FRAME_BYTES = 64 * 1024;
@@ -37,18 +36,12 @@ async function metric(name: string): Promise<number> {
 
 test('a slow receiver costs bounded memory, counted drops and a CONGESTION notice, and is closed in the end', async () => {
   const room = 'flood';
-  const open = async (user: string) => {
-    const c = await TestClient.open(`${relay.url}/lobby/${user}/${room}`);
-    await c.frame(1);
-    return c;
-  };
+  const open = (user: string) => openWelcomed(`${relay.url}/lobby/${user}/${room}`);
   const sender = await open('sender');
   const fast = await open('fast');
   const slow = await open('slow');
   const senderId = decodePacketWrapper(sender.frames[0]).sessionId;
-  // Stop reading: the kernel buffers fill, then the relay's send buffer for this socket grows.
-  const slowSocket = (slow.ws as unknown as { _socket: Socket })._socket;
-  slowSocket.pause();
+  const slowSocket = stopReading(slow);
 
   const rssBefore = await metric('process_resident_memory_bytes');
   const flood = encodePacketWrapper({ packetType: PacketType.MEDIA, userId: 'sender', data: encodeMediaPacket({ mediaType: MediaType.VIDEO, data: new Uint8Array(FRAME_BYTES) }) });
