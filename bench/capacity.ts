@@ -67,8 +67,8 @@ export interface CapacityFigure {
   /** what ended the ramp */
   stoppedBy: 'limit' | 'generator' | 'steps';
   /**
-   * participants one core carries: the passing step's participants ÷ the server's share of a core
-   * there (when no step passed: the first step's, and the row says no step passed)
+   * participants one core carries, from the server's CPU per delivered frame at the largest accepted
+   * step (when none was accepted: at the first step, and the row says so)
    */
   perCore: number;
 }
@@ -138,7 +138,7 @@ export async function benchCapacity(opts: CapacityOptions, log: (s: string) => v
           rooms = Math.max(rooms + 1, Math.round(rooms * opts.growth));
         }
         const basis = carried ?? first;
-        figures.push({ system: s, roomSize: n, passed, carried, stoppedBy, perCore: basis !== undefined && basis.cpu.server > 0 ? (basis.participants * 100) / basis.cpu.server : NaN });
+        figures.push({ system: s, roomSize: n, passed, carried, stoppedBy, perCore: basis === undefined ? NaN : participantsPerCore(basis.serverUsPerFrame, n) });
       }
     }
   } finally {
@@ -156,6 +156,15 @@ function capacityVerdict(ours: CapacityFigure, ws: CapacityFigure, ratio: number
   if (ours.carried === undefined) return { result: 'missed', note: 'no step of our relay met the loss limit; see the analysis below' };
   if (ratio < TARGET_CAPACITY_VS_WS) return { result: 'missed', note: `${p99}see the analysis below` };
   return p99 === '' ? { result: 'met' } : { result: 'met', note: p99.replace(/; $/, '') };
+}
+
+/**
+ * Participants one core carries, from the CPU the server spent per delivered frame: a participant
+ * makes MEDIA_FRAMES_PER_SEC × (N − 1) deliveries a second. Counting per delivered frame keeps a
+ * lossy step (undelivered frames cost nothing) from flattering the figure.
+ */
+export function participantsPerCore(serverUsPerFrame: number, roomSize: number): number {
+  return 1e6 / (serverUsPerFrame * MEDIA_FRAMES_PER_SEC * (roomSize - 1));
 }
 
 const STOPPED: Record<CapacityFigure['stoppedBy'], string> = {
@@ -210,8 +219,9 @@ was ≥ 95 % busy (other work on this shared machine) that met the loss limit is
 (*machine-bound*): delivery latency is then the scheduler's, measured in starved generator processes. ${opts.warmupMs} ms warm-up, ${opts.durationMs} ms
 measured per step, ${opts.generators} load-generator processes. ${placement.pinned ? `The server under test was pinned to core 0, generators and nats-server to core ${placement.otherCpus} (taskset -a).` : 'Nothing was pinned.'}
 
-**Participants per core** = participants of the largest accepted step ÷ the server's share of one core there (user +
-system time from /proc/<pid>/stat over the window). On this shared 2-core machine the server never has a core to
+**Participants per core** = 10⁶ µs ÷ (the server's CPU µs per delivered frame × ${MEDIA_FRAMES_PER_SEC} × (N − 1) deliveries a participant
+causes per second), at the largest accepted step (user + system time from /proc/<pid>/stat over the window; the RTT
+echoes, pings and timers are in that CPU too). Per delivered frame, so that frames a system dropped do not flatter it. On this shared 2-core machine the server never has a core to
 itself and the generator (${opts.generators} Node processes receiving every delivery) runs out before the server does, so
 the figure is projected from the CPU the server actually spent, which assumes cost grows linearly with load (per-frame
 costs fall a little as batches grow, so the projection errs low). The operator's sizing (topology/relay-sizing.ts) is
