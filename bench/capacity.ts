@@ -200,7 +200,7 @@ function report(opts: CapacityOptions, steps: CapacityStep[], figures: CapacityF
   const rows: Row[] = [];
   const fig = (s: System, n: number) => figures.find((f) => f.system === s && f.roomSize === n)!;
   const describe = (f: CapacityFigure) => (f.carried === undefined
-    ? `${fmt.count(f.perCore)} per core by CPU at the first step, which was not accepted ( ${steps.find((x) => x.system === f.system && x.roomSize === f.roomSize)?.participants ?? '?'} participants; ${STOPPED[f.stoppedBy]})`
+    ? `${fmt.count(f.perCore)} per core by CPU at the first step, which was not accepted (${steps.find((x) => x.system === f.system && x.roomSize === f.roomSize)?.participants ?? '?'} participants; ${STOPPED[f.stoppedBy]})`
     : `${fmt.count(f.perCore)} participants per core (${f.carried.participants} carried at ${f.carried.cpu.server} % of a core${f.carried.passed ? '' : ', p99 not judged'}; ${STOPPED[f.stoppedBy]})`);
   for (const n of opts.roomSizes) {
     const ours = fig('relay', n);
