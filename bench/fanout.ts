@@ -143,10 +143,10 @@ function report(opts: FanoutOptions, runs: FanoutRun[]): FanoutResult {
   }
   const cores = os.cpus().length;
   const detail = markdownTable(
-    ['Room', 'System', 'Run', 'Delivered fr/s', 'p50 ms', 'p99 ms', 'Lost', 'Server µs/frame', 'nats-server µs/frame', 'CPU % server / nats', 'Load gen CPU % (processes)', `Machine busy % (of ${cores * 100})`],
+    ['Room', 'System', 'Run', 'Delivered fr/s', 'p50 ms', 'p99 ms', 'Lost', 'Server µs/frame', 'nats-server µs/frame', 'CPU % server (kernel part) / nats', 'Load gen CPU % (processes)', `Machine busy % (of ${cores * 100})`],
     runs.map((r) => [
       `${opts.rooms}×${r.roomSize}`, SYSTEM_LABEL[r.system], String(r.repeat), fmt.rate(r.deliveredPerSec), fmt.ms(r.latencyMs.p50), fmt.ms(r.latencyMs.p99), String(r.lost),
-      fmt.us(r.serverUsPerFrame), fmt.us(r.natsUsPerFrame), `${r.cpu.server ?? '—'} / ${r.cpu.nats}`,
+      fmt.us(r.serverUsPerFrame), fmt.us(r.natsUsPerFrame), `${r.cpu.server ?? '—'}${r.cpu.serverSys !== undefined ? ` (${r.cpu.serverSys})` : ''} / ${r.cpu.nats}${r.system === 'nats' ? ` (${r.cpu.natsSys})` : ''}`,
       `${r.loadgen.totalPct} (${r.loadgen.processes})${r.generatorSaturated ? ' **saturated**' : ''}`, String(r.cpu.machine),
     ]),
   );

@@ -17,7 +17,7 @@ export interface GeneratedRun extends Omit<RunResult, 'cpu'> {
   /** % of one core: `server`, `nats` (the pids asked for), `machine` (of cores × 100) */
   cpu: Record<string, number>;
   /** the generator processes' CPU, % of one core: all together and the busiest one */
-  loadgen: { totalPct: number; maxPct: number; processes: number; allowedPct: number };
+  loadgen: { totalPct: number; sysPct: number; maxPct: number; processes: number; allowedPct: number };
   /** the generator, not the system, may have set the rate */
   generatorSaturated: boolean;
 }
@@ -116,6 +116,7 @@ export class Generators {
     const h = new Histogram();
     for (const r of rs) h.merge(r.latencyHistogram as HistogramData);
     const genPct = Object.keys(genPids).map((k) => cpu[k]);
+    const genSys = Object.keys(genPids).reduce((a, k) => a + cpu[`${k}Sys`], 0);
     const totalPct = genPct.reduce((a, b) => a + b, 0);
     const allowedPct = placement.pinned ? placement.otherCpus!.split(',').length * 100 : os.cpus().length * 100;
     const out: GeneratedRun = {
@@ -128,7 +129,7 @@ export class Generators {
       expected: rs.reduce((a, r) => a + r.expected, 0),
       lost: rs.reduce((a, r) => a + r.lost, 0),
       cpu: Object.fromEntries(Object.entries(cpu).filter(([k]) => !k.startsWith('gen') && k !== 'loadgen')),
-      loadgen: { totalPct, maxPct: Math.max(...genPct), processes: busy.length, allowedPct },
+      loadgen: { totalPct, sysPct: genSys, maxPct: Math.max(...genPct), processes: busy.length, allowedPct },
       generatorSaturated: totalPct >= (GENERATOR_SATURATED_PCT / 100) * allowedPct || Math.max(...genPct) >= GENERATOR_SATURATED_PCT,
     };
     return out;

@@ -127,7 +127,13 @@ ${pairs.map((p, i) => [
 
 CPU during the relay runs: ${pairs.map((p, i) => `run ${i + 1}: ${cpuText(p.relay.cpu)}`).join('; ')}.
 `;
-  return { name: 'latency', title: 'Added latency', rows, details, raw: { options: opts, maxDeliveredPerSec, maxSource, fpsPerSender: fps, added, pairs } };
+  return { name: 'latency', title: 'Added latency', rows, details, raw: { options: opts, maxDeliveredPerSec, maxSource, fpsPerSender: fps, added, pairs: pairs.map((p) => ({ ...p, relay: withoutHistogram(p.relay), nats: withoutHistogram(p.nats) })) } };
+}
+
+/** The raw figures keep the percentiles; the merged histogram behind them is thousands of buckets. */
+function withoutHistogram(r: RunResult): Omit<RunResult, 'latencyHistogram'> {
+  const { latencyHistogram: _h, ...rest } = r;
+  return rest;
 }
 
 /** "+0.40", "−0.25": an added latency can come out negative when both paths are noisy. */

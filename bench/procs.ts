@@ -194,13 +194,19 @@ const CLOCK_TICKS_PER_S = 100; // USER_HZ on Linux
 
 /** utime + stime of a process in ms, from /proc (0 when it is gone). */
 export function cpuTimeMs(pid: number): number {
+  const t = cpuTimesMs(pid);
+  return t.user + t.system;
+}
+
+/** utime and stime of a process in ms, from /proc/<pid>/stat (0 when it is gone). */
+export function cpuTimesMs(pid: number): { user: number; system: number } {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // fields after the ")" of the command name: state is field 3, utime 14, stime 15
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / CLOCK_TICKS_PER_S;
+    return { user: (Number(rest[11]) * 1000) / CLOCK_TICKS_PER_S, system: (Number(rest[12]) * 1000) / CLOCK_TICKS_PER_S };
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
 }
 
@@ -229,7 +235,7 @@ function machineJiffies(): { busy: number; total: number } {
  * machine (`machine`, out of cores × 100): the difference is what other work took meanwhile.
  */
 export class CpuMeter {
-  private start = new Map<string, number>();
+  private start = new Map<string, { user: number; system: number }>();
   private t0 = 0;
   private self0 = process.cpuUsage();
   private machine0 = machineJiffies();
@@ -240,14 +246,19 @@ export class CpuMeter {
     this.t0 = performance.now();
     this.self0 = process.cpuUsage();
     this.machine0 = machineJiffies();
-    for (const [name, pid] of Object.entries(this.pids)) this.start.set(name, cpuTimeMs(pid));
+    for (const [name, pid] of Object.entries(this.pids)) this.start.set(name, cpuTimesMs(pid));
   }
 
-  /** name → % of one core; `loadgen` is this process. */
+  /** name → % of one core (and `${name}Sys`: the kernel's part of it); `loadgen` is this process. */
   end(): Record<string, number> {
     const wall = performance.now() - this.t0;
     const out: Record<string, number> = {};
-    for (const [name, pid] of Object.entries(this.pids)) out[name] = Math.round(((cpuTimeMs(pid) - this.start.get(name)!) / wall) * 100);
+    for (const [name, pid] of Object.entries(this.pids)) {
+      const now = cpuTimesMs(pid);
+      const start = this.start.get(name)!;
+      out[name] = Math.round(((now.user + now.system - start.user - start.system) / wall) * 100);
+      out[`${name}Sys`] = Math.round(((now.system - start.system) / wall) * 100);
+    }
     const self = process.cpuUsage(this.self0);
     out.loadgen = Math.round(((self.user + self.system) / 1000 / wall) * 100);
     const m = machineJiffies();

@@ -25,6 +25,8 @@ export interface BenchResult {
   /** extra Markdown (method, detail tables) under the summary table */
   details: string;
   raw: unknown;
+  /** not run this time: rows and details kept from an earlier run (`--only`), which this names */
+  keptFrom?: string;
 }
 
 export interface RunInfo {
@@ -77,7 +79,7 @@ export function renderMarkdown(info: RunInfo, results: BenchResult[], analysis?:
     markdownTable(SUMMARY_HEADERS, rows.map((r) => [r.benchmark, r.configuration, r.ours, r.yardstick, r.ratio, r.target, verdict(r)])),
     '',
     ...(analysis !== undefined && !info.quick ? [analysis.trim(), ''] : []),
-    ...results.flatMap((r) => [`## ${r.title}`, '', r.details.trim(), '']),
+    ...results.flatMap((r) => [`## ${r.title}`, '', ...(r.keptFrom !== undefined ? [`*Kept from an earlier run (${r.keptFrom}); not run this time.*`, ''] : []), r.details.trim(), '']),
     `Raw figures: \`bench/results/*.json\` (one file per benchmark, plus \`run.json\`).`,
     '',
   ].join('\n');
@@ -87,10 +89,32 @@ export function writeReport(outFile: string, resultsDir: string, info: RunInfo, 
   fs.mkdirSync(resultsDir, { recursive: true });
   fs.mkdirSync(path.dirname(path.resolve(outFile)), { recursive: true });
   for (const r of results) {
-    fs.writeFileSync(path.join(resultsDir, `${r.name}.json`), JSON.stringify({ name: r.name, title: r.title, info, rows: r.rows, raw: r.raw }, null, 2) + '\n');
+    if (r.keptFrom !== undefined) continue;
+    fs.writeFileSync(path.join(resultsDir, `${r.name}.json`), JSON.stringify({ name: r.name, title: r.title, info, rows: r.rows, details: r.details, raw: r.raw }, null, 2) + '\n');
   }
-  fs.writeFileSync(path.join(resultsDir, 'run.json'), JSON.stringify({ info, benchmarks: results.map((r) => r.name) }, null, 2) + '\n');
+  fs.writeFileSync(path.join(resultsDir, 'run.json'), JSON.stringify({ info, benchmarks: results.filter((r) => r.keptFrom === undefined).map((r) => r.name) }, null, 2) + '\n');
   fs.writeFileSync(outFile, renderMarkdown(info, results, analysis));
+}
+
+/**
+ * A benchmark `--only` left out, as its last run left it: rows and raw figures from its JSON, the
+ * details from that JSON or, for files written before they were kept there, from the report.
+ */
+export function keptResult(resultsDir: string, reportFile: string, name: string, title: string): BenchResult | undefined {
+  const file = path.join(resultsDir, `${name}.json`);
+  if (!fs.existsSync(file)) return undefined;
+  const data = JSON.parse(fs.readFileSync(file, 'utf8')) as { rows: Row[]; details?: string; raw: unknown; info: RunInfo };
+  let details = data.details;
+  if (details === undefined && fs.existsSync(reportFile)) {
+    const md = fs.readFileSync(reportFile, 'utf8');
+    const start = md.indexOf(`\n## ${title}\n`);
+    if (start >= 0) {
+      const body = md.slice(start + title.length + 5);
+      const end = body.search(/\n## |\nRaw figures: /);
+      details = (end >= 0 ? body.slice(0, end) : body).replace(/^\s*\*Kept from an earlier run[^\n]*\n/, '').trim();
+    }
+  }
+  return { name, title, rows: data.rows, details: details ?? '(details not kept)', raw: data.raw, keptFrom: `commit ${data.info.commit}, ${data.info.finishedAt}` };
 }
 
 /** Formats: frames/s, ms, bytes. */

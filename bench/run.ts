@@ -12,7 +12,7 @@ import { LATENCY_FULL, LATENCY_QUICK, benchLatency } from './latency';
 import { MEMORY_FULL, MEMORY_QUICK, benchMemory } from './memory';
 import { NATS_SERVER_BIN } from '../local/nats-supercluster';
 import { ROOT, killAllNow, startedPids, stopAll } from './procs';
-import { writeReport, type BenchResult, type RunInfo } from './report';
+import { keptResult, writeReport, type BenchResult, type RunInfo } from './report';
 import { SYNTH_FULL, SYNTH_QUICK, benchSynth } from './synth';
 
 const NAMES = ['fanout', 'capacity', 'latency', 'election', 'failover', 'synth', 'memory'] as const;
@@ -127,6 +127,14 @@ async function main(): Promise<void> {
     await run('synth', () => benchSynth(args.quick ? SYNTH_QUICK : SYNTH_FULL, log));
   } finally {
     await stopAll();
+  }
+  // a partial run keeps the other benchmarks' sections as their last run left them
+  if (!args.quick) {
+    for (const name of NAMES) {
+      if (args.only.includes(name)) continue;
+      const kept = keptResult(args.results, args.out, name, TITLES[name]);
+      if (kept !== undefined) results.push(kept);
+    }
   }
   const order = (r: BenchResult) => NAMES.indexOf(r.name as Name);
   results.sort((a, b) => order(a) - order(b));

@@ -1,7 +1,7 @@
 // Encoders and decoders of the videocall messages (field numbers: ../shared/PROTOCOL.md).
 // Routing reads only packet type, session id and, for MEDIA, the inner media type.
 import { MediaType, MeetingEvent, PacketType } from './packets';
-import { CodecError, FieldReader, allocBytes, WireType, Writer, encodeVarint, expectWireType, fields, fixed64ToDouble, utf8 } from './protobuf';
+import { CodecError, FieldReader, allocBytes, WireType, Writer, encodeVarint, expectWireType, fields, fixed64ToDouble, utf8, varintHalves, writeVarintHalves } from './protobuf';
 
 /** What the relay needs to route one PacketWrapper, read without copying its payload. */
 export interface RoutingView {
@@ -94,8 +94,10 @@ const SESSION_ID_TAG = (PW.sessionId << 3) | WireType.VARINT; // one byte
  * field is dropped and one is appended, everything else is kept byte-for-byte.
  */
 export function stampSessionId(frame: Uint8Array, view: RoutingView, sessionId: bigint): Uint8Array {
-  const id = encodeVarint(sessionId);
-  const dropped = view.sessionIdRanges.reduce((n, [start, end]) => n + end - start, 0);
+  // written in place: encoding the id into its own array cost two allocations per relayed frame
+  const id = varintHalves(sessionId);
+  let dropped = 0;
+  for (const [start, end] of view.sessionIdRanges) dropped += end - start;
   const out = allocBytes(frame.length - dropped + 1 + id.length);
   let from = 0;
   let to = 0;
@@ -107,7 +109,7 @@ export function stampSessionId(frame: Uint8Array, view: RoutingView, sessionId: 
   out.set(frame.subarray(from), to);
   to += frame.length - from;
   out[to] = SESSION_ID_TAG;
-  out.set(id, to + 1);
+  writeVarintHalves(out, to + 1, id.lo, id.hi);
   return out;
 }
 

@@ -236,6 +236,32 @@ export function encodeVarint(value: bigint): Uint8Array {
   return out.slice(0, n);
 }
 
+/**
+ * A uint64 varint as its two 32-bit halves, for writing in place (stamping a frame): one BigInt
+ * split, no intermediate arrays. `length` is how many bytes `writeVarintHalves` writes.
+ */
+export function varintHalves(value: bigint): { lo: number; hi: number; length: number } {
+  const v = BigInt.asUintN(64, value);
+  const lo = Number(v & 0xffff_ffffn);
+  const hi = Number(v >> 32n);
+  let length = 1;
+  for (let l = lo, h = hi; h > 0 || l > 0x7f; length++) {
+    l = ((l >>> 7) | (h << 25)) >>> 0;
+    h >>>= 7;
+  }
+  return { lo, hi, length };
+}
+
+export function writeVarintHalves(out: Uint8Array, offset: number, lo: number, hi: number): void {
+  let n = offset;
+  while (hi > 0 || lo > 0x7f) {
+    out[n++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  out[n] = lo;
+}
+
 type PooledAllocator = { allocUnsafe(size: number): Uint8Array };
 const nodeBuffer = (globalThis as { Buffer?: PooledAllocator }).Buffer;
 
