@@ -4,7 +4,7 @@ export const singapore: RegionSpec = {
   name: 'singapore',
   slug: 'sgp1',
   vpcCidr: '10.110.0.0/16',
-  nodePool: { size: 's-2vcpu-4gb', minNodes: 2, maxNodes: 4 },
+  nodePool: { size: 's-4vcpu-8gb', minNodes: 2, maxNodes: 4 },
   nats: {
     replicas: 2,
     jetstreamStorage: '3Gi',

@@ -4,7 +4,7 @@ export const usEast: RegionSpec = {
   name: 'us-east',
   slug: 'nyc1',
   vpcCidr: '10.100.0.0/16',
-  nodePool: { size: 's-2vcpu-4gb', minNodes: 2, maxNodes: 4 },
+  nodePool: { size: 's-4vcpu-8gb', minNodes: 2, maxNodes: 4 },
   nats: {
     replicas: 3,
     jetstreamStorage: '5Gi',

@@ -9,7 +9,7 @@ import { DEFAULT_KUBERNETES_VERSION_PREFIX, RegionSpec } from './spec';
  * commit touching the server; this is the tag of main 2ce33a5e (2026-07-20), the newest such commit.
  */
 export const DEFAULT_WEBTRANSPORT_IMAGE = 'securityunion/videocall-media-server:main-2ce33a5e';
-export const DEFAULT_NODE_SIZE = 's-2vcpu-4gb';
+export const DEFAULT_NODE_SIZE = 's-4vcpu-8gb';
 /** A pool that holds the defaults with the relays at their HPA maximum (topology/capacity.ts). */
 export const DEFAULT_NODE_POOL_AUTOSCALE = { minNodes: 2, maxNodes: 4 } as const;
 

@@ -3,7 +3,7 @@
 // resolve() (topology/resolve.ts) applies every default, once.
 
 export interface NodePoolSpec {
-  /** Droplet size slug; one whose allocatable resources topology/capacity.ts knows. @default 's-2vcpu-4gb' */
+  /** Droplet size slug; one whose allocatable resources topology/capacity.ts knows. @default 's-4vcpu-8gb' */
   readonly size?: string;
   /** Nodes when autoscaling is off, starting nodes when on. @default minNodes */
   readonly count?: number;
@@ -90,7 +90,7 @@ export interface RegionSpec {
    * for it, and DigitalOcean's automatic patch upgrades are left alone. @default DEFAULT_KUBERNETES_VERSION_PREFIX
    */
   readonly kubernetesVersion?: string;
-  /** @default s-2vcpu-4gb nodes, autoscaled from 2 to 4 */
+  /** @default s-4vcpu-8gb nodes, autoscaled from 2 to 4 */
   readonly nodePool?: NodePoolSpec;
   /**
    * Pod range. Setting it (or serviceCidr) makes a VPC-native cluster, whose ranges must not overlap
