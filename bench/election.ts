@@ -268,7 +268,8 @@ function runStandbyCell(network: NetworkName, gap: number, trials: number, seed:
     // theirs: no standby; 500 ms after the loss a new election over the survivors, streams fresh
     const first = videocallElection(modelServers(trial), trial.tieOrder);
     if (first.winner >= 0) {
-      const again = videocallElection(modelServers({ ...trial, paths: trial.paths.map((p) => p.fresh()) }, new Set([first.winner])), trial.tieOrder);
+      // their intervals keep the phase they started with at t = 0
+      const again = videocallElection(modelServers({ ...trial, paths: trial.paths.map((p) => p.fresh()) }, new Set([first.winner])), trial.tieOrder, KILL_AT_MS + VIDEOCALL.reconnectInitialDelayMs);
       const ms = VIDEOCALL.reconnectInitialDelayMs + again.decisionMs;
       if (again.winner === bestSurvivor(trial, first.winner) && ms <= TARGETS.onBestWithinMs) {
         theirsOnBest++;
