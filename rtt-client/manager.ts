@@ -264,7 +264,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
 
     const active = this.active!;
     if (election.reason === 'recheck') {
-      this.concludeRecheck(active, winner, runnerUp, decision.kind === 'elected' ? decision.why : undefined, seekStandby);
+      this.concludeRecheck(active, winner, runnerUp, seekStandby);
       return;
     }
     const currentMs = median(active.window.samples(this.settings.degradeSamples));
@@ -283,11 +283,13 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
   }
 
   /**
-   * After a failover the active connection competed with the survivors: a survivor that beat it
-   * clearly takes over; otherwise it stays and the best of the others is the standby.
+   * After a failover the active connection competed with the survivors: a survivor that won takes
+   * over, early or at the timeout by the same ranking as any election (with 200 ms probes, holding
+   * it to a clear win would leave a call on the wrong runner-up under wide jitter); otherwise it
+   * stays and the best of the others is the standby.
    */
-  private concludeRecheck(active: Candidate, winner: Candidate | undefined, runnerUp: Candidate | undefined, why: 'clear' | 'timeout' | undefined, seekStandby: boolean): void {
-    if (winner !== undefined && winner !== active && why === 'clear') {
+  private concludeRecheck(active: Candidate, winner: Candidate | undefined, runnerUp: Candidate | undefined, seekStandby: boolean): void {
+    if (winner !== undefined && winner !== active) {
       this.switchTo(winner, 'better');
       if (runnerUp === active) this.setStandby(active);
       else {

@@ -393,6 +393,8 @@ describe('honest standby', () => {
   test.each([
     { name: 'the standby was the wrong runner-up: the call moves to the proven-faster survivor', standbyRtt: 80, survivorRtt: 40, finalActive: 'c', moved: true },
     { name: 'the standby is the best survivor: the call stays there', standbyRtt: 40, survivorRtt: 80, finalActive: 'b', moved: false },
+    // 4 ms apart is within the clear margin: the recheck decides at its timeout, by the ranking any election uses
+    { name: 'a survivor better by less than the clear margin: the call moves at the recheck\'s timeout', standbyRtt: 44, survivorRtt: 40, finalActive: 'c', moved: true },
   ])('$name', ({ standbyRtt, survivorRtt, finalActive, moved }) => {
     // c answers only after the election, so b is the standby whatever its RTT
     const h = harness([['a', fast(20)], ['b', fast(standbyRtt)], ['c', { connectMs: 2 * survivorRtt }]]);
