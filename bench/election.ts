@@ -156,6 +156,8 @@ function makeTrial(network: NetworkName, gap: number, random: () => number): Tri
 class SimNetwork {
   readonly transports = new Map<number, { kill(): void }>();
   readonly dead = new Set<number>();
+  /** probes sent to each server so far, over all its connections: the next reads the stream on */
+  private readonly probesSent = new Map<number, number>();
 
   constructor(private readonly clock: SimClock, private readonly trial: Trial) {}
 
@@ -171,13 +173,14 @@ class SimNetwork {
     const path = this.trial.paths[i];
     const dead = this.dead;
     let closed = false;
-    let sent = 0;
     if (dead.has(i)) clock.setTimeout(() => { if (!closed) handlers.onClose({ code: 1006, reason: '', error: 'connection refused' }); }, path.base);
     else clock.setTimeout(() => { if (!closed && !dead.has(i)) handlers.onOpen(); }, path.openAfterMs);
     const transport = {
       send: () => undefined,
       sendProbe: (frame: Uint8Array) => {
-        const rtt = path.probeRtt(sent++);
+        const k = this.probesSent.get(i) ?? 0;
+        this.probesSent.set(i, k + 1);
+        const rtt = path.probeRtt(k);
         if (rtt !== null) clock.setTimeout(() => { if (!closed && !dead.has(i)) handlers.onMessage(frame); }, rtt);
       },
       close: () => { closed = true; },
@@ -268,7 +271,8 @@ function runStandbyCell(network: NetworkName, gap: number, trials: number, seed:
     // theirs: no standby; 500 ms after the loss a new election over the survivors, streams fresh
     const first = videocallElection(modelServers(trial), trial.tieOrder);
     if (first.winner >= 0) {
-      const again = videocallElection(modelServers({ ...trial, paths: trial.paths.map((p) => p.fresh()) }, new Set([first.winner])), trial.tieOrder);
+      // their intervals keep the phase they started with at t = 0
+      const again = videocallElection(modelServers({ ...trial, paths: trial.paths.map((p) => p.fresh()) }, new Set([first.winner])), trial.tieOrder, KILL_AT_MS + VIDEOCALL.reconnectInitialDelayMs);
       const ms = VIDEOCALL.reconnectInitialDelayMs + again.decisionMs;
       if (again.winner === bestSurvivor(trial, first.winner) && ms <= TARGETS.onBestWithinMs) {
         theirsOnBest++;

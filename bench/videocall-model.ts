@@ -21,6 +21,9 @@
 //   sample (WebTransport first). Strict `<` over a HashMap: exact ties go to iteration order, modelled
 //   as a random order per trial.
 // - `close_unused_connections`: every loser is closed, so there is no standby.
+// - `check_rtt_degradation` (called by the 1 Hz timer once connected): five consecutive checks of the
+//   running mean above max(3 × baseline, 50 ms) start `start_reelection`, which keeps the old connection
+//   carrying media. Not modelled: no benchmark here degrades a path.
 // - `create_connection_lost_callback` / `run_reconnection_loop`: on the active connection's loss it
 //   sleeps RECONNECT_INITIAL_DELAY_MS (500 ms), then `reset_and_start_election` (measurements cleared,
 //   all servers reopened); later attempts back off (`next_backoff_delay`). No silence timeout exists.
@@ -57,17 +60,20 @@ export interface ModelOutcome {
 }
 
 /**
- * Runs one videocall election over `servers` (their clock: t = 0 when the manager and its intervals
- * start). `tieOrder` is the HashMap iteration order for exact ties.
+ * Runs one videocall election over `servers`. Times are on the client's clock, where its intervals
+ * started at 0; the election starts at `startAt` (a reconnection's election starts between ticks, and
+ * the intervals keep their phase: `reset_and_start_election` does not restart them). `openAt` is
+ * relative to `startAt`; the decision time returned too. `tieOrder` is the HashMap iteration order.
  */
-export function videocallElection(servers: readonly ModelServer[], tieOrder: readonly number[]): ModelOutcome {
+export function videocallElection(servers: readonly ModelServer[], tieOrder: readonly number[], startAt = 0): ModelOutcome {
   // replies in arrival order: [arrival time, server, rtt]
   const replies: Array<[number, number, number]> = [];
   const sent = servers.map(() => 0);
-  const probeUntil = VIDEOCALL.electionPeriodMs + VIDEOCALL.maxExtensions * VIDEOCALL.extensionMs;
-  for (let t = VIDEOCALL.probeIntervalMs; t <= probeUntil; t += VIDEOCALL.probeIntervalMs) {
+  const probeUntil = startAt + VIDEOCALL.electionPeriodMs + VIDEOCALL.maxExtensions * VIDEOCALL.extensionMs;
+  const firstTick = (interval: number) => (Math.floor(startAt / interval) + 1) * interval;
+  for (let t = firstTick(VIDEOCALL.probeIntervalMs); t <= probeUntil; t += VIDEOCALL.probeIntervalMs) {
     servers.forEach((s, i) => {
-      if (s.openAt === undefined || s.openAt > t) return;
+      if (s.openAt === undefined || startAt + s.openAt > t) return;
       const rtt = s.probeRtt(sent[i]++);
       if (rtt !== null) replies.push([t + rtt, i, rtt]);
     });
@@ -75,8 +81,8 @@ export function videocallElection(servers: readonly ModelServer[], tieOrder: rea
   replies.sort((a, b) => a[0] - b[0]);
   let duration: number = VIDEOCALL.electionPeriodMs;
   let extensions = 0;
-  for (let t = VIDEOCALL.checkIntervalMs; ; t += VIDEOCALL.checkIntervalMs) {
-    if (t < duration) continue;
+  for (let t = firstTick(VIDEOCALL.checkIntervalMs); ; t += VIDEOCALL.checkIntervalMs) {
+    if (t - startAt < duration) continue;
     // what the last fold (at or before t) had taken in
     const foldedBy = Math.floor(t / VIDEOCALL.foldIntervalMs) * VIDEOCALL.foldIntervalMs;
     const samples = servers.map(() => [] as number[]);
@@ -92,7 +98,7 @@ export function videocallElection(servers: readonly ModelServer[], tieOrder: rea
       extensions++;
       continue;
     }
-    return { winner: findBest(servers, samples, t, tieOrder), decisionMs: t };
+    return { winner: findBest(servers, samples, t - startAt, tieOrder), decisionMs: t - startAt };
   }
 }
 

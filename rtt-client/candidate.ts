@@ -156,6 +156,9 @@ export class Candidate {
   private handleOpen(): void {
     if (this.state !== 'connecting' || !this.ctx.running()) return;
     this.state = 'open';
+    // The handshake is round trips we already waited for: counted as the window's first sample it
+    // gives the election evidence at open, without probing faster (see handshakeRoundTrips).
+    this.window.addSample((this.ctx.clock.now() - this.connectStartedAt) / handshakeRoundTrips(this.server));
     this.scheduleProbe(0);
   }
 
@@ -271,6 +274,19 @@ export class Candidate {
     this.silenceTimer = undefined;
     this.outstanding.clear();
   }
+}
+
+/**
+ * The fewest round trips opening this server's connection takes, so that the handshake time divided
+ * by it is never below the path's RTT (DNS, TLS crypto or a TLS 1.2 server only make it longer):
+ * - WebSocket: TCP's SYN / SYN-ACK, then the HTTP Upgrade request and its 101 (RFC 6455 §4.1), plus
+ *   TLS 1.3's one round trip for wss: (RFC 8446 §2: the client's Finished goes with its first request);
+ * - WebTransport over HTTP/3: QUIC's handshake (RFC 9000 §7, one round trip before the client can
+ *   send 1-RTT data) and the extended CONNECT request and its response.
+ */
+export function handshakeRoundTrips(server: ServerEntry): number {
+  if (server.transport === 'webtransport') return 2;
+  return new URL(server.url).protocol === 'wss:' ? 3 : 2;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

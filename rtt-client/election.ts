@@ -4,28 +4,31 @@
 // than its floor, and its samples pile up just above it (with rare spikes far above). So the early
 // ("clear") decision is a sequential test on the lowest samples, which under that model need far fewer
 // samples than any mean; and because real noise can also look like symmetric jitter, where the
-// minimum alone misleads, it must be confirmed by the trimmed mean (see `clearlyBehind`).
+// minimum alone misleads, it must be confirmed by the ranking RTT (see `clearlyBehind`).
+// A candidate's first sample is its handshake (see candidate.ts), so evidence starts at open.
 //
 // "Clearly ahead" rule (the early decision):
 //   The leader is the best-ranked candidate (see `rank`) and has at least `minSamples` RTT samples;
 //   its unanswered probes older than its median count as samples of their age (see `clearlyBehind`).
 //   Every other live candidate is clearly behind it:
 //     - with at least `minSamples` samples: floors apart. d = its minimum − the leader's minimum must be
-//       above max(clearMarginMs, clearMarginRatio × the leader's minimum), its RTT estimate above the
-//       leader's, and d must be large against BOTH candidates' own spread s = estimate − minimum:
+//       above max(clearMarginMs, clearMarginRatio × the leader's minimum), its ranking RTT above the
+//       leader's, and d must be large against BOTH candidates' own spread s = trimmed mean − minimum:
 //       n × d / s ≥ floorConfidence for each of them (with n samples of exponential-like queueing, a
-//       minimum lies more than d above its floor with probability about e^(−n·d/s));
+//       minimum lies more than d above its floor with probability about e^(−n·d/s)). Requiring it of
+//       both, not only of the rival, is what keeps symmetric jitter (whose minimum scatters far more
+//       than that bound says) from deciding early on a lucky low sample;
 //     - with fewer: every sample it has is above the leader's bound (p90 + margin) AND what it has not
 //       done yet proves it is slower too: its oldest unanswered probe is older than twice that bound,
 //       or its still-pending connection (two round trips at least) older than three times it, plus
 //       `silenceGraceMs` either way (a queueing spike must not make the faster server look absent).
 //   So a candidate that never connects or never answers stops blocking the decision soon, and at the
 //   latest at the election timeout.
-// Ranking: the lower RTT estimate (mean without the slowest 20 % of samples, see stats.ts), then
-// the lower median, then the lower p90, then the earlier server in the list.
+// Ranking: the lower ranking RTT (halfway between the minimum and the mean without the slowest 20 %,
+// see stats.ts), then the lower median, then the lower p90, then the earlier server in the list.
 // At the timeout the best-ranked candidate with at least `minSamplesAtTimeout` samples wins.
 // A single sample never decides: both minimums must be at least 2.
-import { median, p90, rttEstimate } from './stats';
+import { median, p90, rankingRtt, rttEstimate } from './stats';
 import type { TransportKind } from './transport';
 
 export interface CandidateEvidence {
@@ -59,7 +62,7 @@ export interface ElectionRules {
   silenceGraceMs: number;
   /** decide with what we have after this long */
   timeoutMs: number;
-  /** a transport that wins near-ties: it may only overtake a leader whose RTT estimate is within `preferenceMarginMs` */
+  /** a transport that wins near-ties: it may only overtake a leader whose ranking RTT is within `preferenceMarginMs` */
   preferTransport?: TransportKind;
   preferenceMarginMs: number;
 }
@@ -67,8 +70,10 @@ export interface ElectionRules {
 export const DEFAULT_ELECTION_RULES: ElectionRules = {
   minSamples: 3,
   minSamplesAtTimeout: 2,
-  clearMarginMs: 1,
-  clearMarginRatio: 0.02,
+  // main's margins: the floor confidence, not a thinner margin, is what lets (b) decide early
+  clearMarginMs: 5,
+  clearMarginRatio: 0.1,
+  // the lowest that keeps symmetric jitter at a 15 % gap ≥ 99 % right with 200 ms probes (bench/analysis.md)
   floorConfidence: 8,
   silenceGraceMs: 250,
   // the videocall client decides at its 2 s election period: never later than it
@@ -97,10 +102,10 @@ export function validateRules(rules: ElectionRules): void {
   }
 }
 
-/** lower RTT estimate, then lower median, then lower p90, then earlier in the server list */
+/** lower ranking RTT, then lower median, then lower p90, then earlier in the server list */
 function compare(a: CandidateEvidence, b: CandidateEvidence): number {
   return (
-    rttEstimate(a.samples) - rttEstimate(b.samples) ||
+    rankingRtt(a.samples) - rankingRtt(b.samples) ||
     median(a.samples) - median(b.samples) ||
     p90(a.samples) - p90(b.samples) ||
     a.index - b.index
@@ -109,14 +114,14 @@ function compare(a: CandidateEvidence, b: CandidateEvidence): number {
 
 /**
  * Candidates best first. The lowest RTT wins whatever the transport; the preferred transport only
- * takes first place from a leader whose RTT estimate is at most `preferenceMarginMs` lower.
+ * takes first place from a leader whose ranking RTT is at most `preferenceMarginMs` lower.
  */
 export function rank(candidates: readonly CandidateEvidence[], rules: ElectionRules): CandidateEvidence[] {
   const sorted = candidates.filter((c) => c.samples.length > 0).sort(compare);
   const pref = rules.preferTransport;
   if (pref !== undefined && sorted.length > 1 && sorted[0].transport !== pref) {
-    const leaderRtt = rttEstimate(sorted[0].samples);
-    const alt = sorted.findIndex((c) => c.transport === pref && rttEstimate(c.samples) - leaderRtt <= rules.preferenceMarginMs);
+    const leaderRtt = rankingRtt(sorted[0].samples);
+    const alt = sorted.findIndex((c) => c.transport === pref && rankingRtt(c.samples) - leaderRtt <= rules.preferenceMarginMs);
     if (alt > 0) sorted.unshift(...sorted.splice(alt, 1));
   }
   return sorted;
@@ -159,7 +164,7 @@ export function clearlyBehind(leader: CandidateEvidence, rival: CandidateEvidenc
   const middle = median(lead);
   const lostAfter = 2 * clearBound(lead, rules) + rules.silenceGraceMs;
   const leaderEvidence = [...lead, ...(leader.pendingAges ?? []).filter((age) => age > middle && age <= lostAfter)];
-  if (!(rttEstimate(rival.samples) > rttEstimate(leaderEvidence))) return false;
+  if (!(rankingRtt(rival.samples) > rankingRtt(leaderEvidence))) return false;
   // zero spread (identical samples) makes the ratio infinite: a steady path is its floor
   return (
     (rival.samples.length * d) / spread(rival.samples) >= rules.floorConfidence &&
@@ -171,7 +176,8 @@ export function decide(candidates: readonly CandidateEvidence[], rules: Election
   const alive = candidates.filter((c) => c.alive);
   if (alive.length === 0) return { kind: 'none' };
   const ranked = rank(alive, rules);
-  const runnerUpOf = (winner: CandidateEvidence) => ranked.find((c) => c !== winner)?.index;
+  // a runner-up must have answered a probe: a handshake alone does not make a standby
+  const runnerUpOf = (winner: CandidateEvidence) => ranked.find((c) => c !== winner && c.samples.length >= rules.minSamplesAtTimeout)?.index;
 
   const leader = ranked[0];
   if (leader !== undefined && leader.samples.length >= rules.minSamples) {

@@ -1,6 +1,8 @@
-// ConnectionManager: opens every candidate, elects the fastest by measured RTT, keeps the runner-up
-// as a warm standby and fails over to it. A state machine driven only by transport events and the
-// injected clock's timers, so the same code runs in browsers, in Node and under a fake clock.
+// ConnectionManager: elections and failover. It opens every candidate, elects the fastest by measured
+// RTT (the rule is election.ts), keeps the runner-up (or, until one has answered, every reachable
+// candidate) as a warm standby, fails over to it, and then lets the survivors prove themselves against
+// it. A state machine driven only by its candidates' events (candidate.ts) and the injected clock's
+// timers, so the same code runs in browsers, in Node and under a fake clock.
 import { Candidate, type CandidateContext, type CandidateDiagnostics, type CandidateEvents } from './candidate';
 import type { Clock, TimerHandle } from './clock';
 import { decide, provenBetter, type ElectionRules } from './election';
@@ -77,7 +79,6 @@ interface Election {
 
 export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
   private readonly servers: readonly ServerEntry[];
-  private readonly userId: Uint8Array;
   private readonly settings: Settings;
   private readonly rules: ElectionRules;
   private readonly clock: Clock;
@@ -105,7 +106,6 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     super();
     const o = resolveOptions(options);
     this.servers = o.servers;
-    this.userId = o.userId;
     this.settings = o.settings;
     this.rules = o.rules;
     this.clock = o.clock;
@@ -264,7 +264,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
 
     const active = this.active!;
     if (election.reason === 'recheck') {
-      this.concludeRecheck(active, winner, runnerUp, decision.kind === 'elected' ? decision.why : undefined, seekStandby);
+      this.concludeRecheck(active, winner, runnerUp, seekStandby);
       return;
     }
     const currentMs = median(active.window.samples(this.settings.degradeSamples));
@@ -283,11 +283,13 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
   }
 
   /**
-   * After a failover the active connection competed with the survivors: a survivor that beat it
-   * clearly takes over; otherwise it stays and the best of the others is the standby.
+   * After a failover the active connection competed with the survivors: a survivor that won takes
+   * over, early or at the timeout by the same ranking as any election (with 200 ms probes, holding
+   * it to a clear win would leave a call on the wrong runner-up under wide jitter); otherwise it
+   * stays and the best of the others is the standby.
    */
-  private concludeRecheck(active: Candidate, winner: Candidate | undefined, runnerUp: Candidate | undefined, why: 'clear' | 'timeout' | undefined, seekStandby: boolean): void {
-    if (winner !== undefined && winner !== active && why === 'clear') {
+  private concludeRecheck(active: Candidate, winner: Candidate | undefined, runnerUp: Candidate | undefined, seekStandby: boolean): void {
+    if (winner !== undefined && winner !== active) {
       this.switchTo(winner, 'better');
       if (runnerUp === active) this.setStandby(active);
       else {

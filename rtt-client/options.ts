@@ -20,7 +20,7 @@ export interface ConnectionManagerOptions {
   userId: Uint8Array | string;
   /** appended to every server URL, e.g. `/lobby/alice/room-1` or `/lobby?token=…` (default: none) */
   path?: string;
-  /** probe interval during an election (default 25 ms) */
+  /** probe interval during an election (default 200 ms, the videocall client's) */
   probeIntervalMs?: number;
   /** probe interval of the active connection (default 1000 ms) */
   activeProbeIntervalMs?: number;
@@ -68,8 +68,8 @@ export interface ConnectionManagerOptions {
 
 export const DEFAULTS = {
   path: '',
-  // a sample every 25 ms (a 40-byte probe): at 200 ms the samples, not the rule, are what a 1 s decision lacks
-  probeIntervalMs: 25,
+  // the product's and the videocall client's probe rate: the rule must decide on what it measures
+  probeIntervalMs: 200,
   activeProbeIntervalMs: 1000,
   standbyProbeIntervalMs: 2000,
   probeTimeoutMs: 2000,

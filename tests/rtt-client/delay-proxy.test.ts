@@ -95,8 +95,13 @@ test('counts connections, forwards a clean end after the data, and close() destr
   let tail = '';
   a.on('data', (d: Buffer) => (tail += d.toString()));
   a.write('last words');
-  await new Promise((r) => setTimeout(r, 30)); // past the one-way delay: the echo server has it and echoed it
-  for (const [s, last] of echo.lastData) if (last === 'last words') s.end();
+  // wait until the echo server has it (past the one-way delay; later on a loaded machine), then end that socket
+  const ending = async (): Promise<void> => {
+    for (const [s, last] of echo.lastData) if (last === 'last words') return void s.end();
+    await new Promise((r) => setTimeout(r, 5));
+    return ending();
+  };
+  await ending();
   await once(a, 'end');
   expect(tail).toBe('last words');
   a.end();

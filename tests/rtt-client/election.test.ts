@@ -30,7 +30,8 @@ describe('decide', () => {
       name: 'a single sample does not win at the timeout either',
       candidates: [cand(0, [5]), cand(1, [200, 210])],
       elapsed: 3000,
-      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
+      // nor does it make a standby
+      expected: { kind: 'elected', winner: 1, runnerUp: undefined, why: 'timeout' },
     },
     {
       name: 'overlap that jitter could explain waits for the timeout',
@@ -39,14 +40,22 @@ describe('decide', () => {
       expected: { kind: 'undecided' },
     },
     {
-      name: 'at the timeout the lower RTT estimate wins the jittery race',
+      name: 'at the timeout the lower ranking RTT wins: the minimum counts half',
+      // halfway between minimum and trimmed mean: (20 + 50) / 2 = 35 vs (44 + 45) / 2 = 44.5
       candidates: [cand(0, [20, 80, 25, 75]), cand(1, [45, 46, 44, 45])],
+      elapsed: 3000,
+      expected: { kind: 'elected', winner: 0, runnerUp: 1, why: 'timeout' },
+    },
+    {
+      name: '… and the mean the other half: one low sample does not win against a steadily lower path',
+      // (30 + 75) / 2 = 52.5 vs (40 + 40.5) / 2 = 40.25
+      candidates: [cand(0, [30, 90, 90, 90]), cand(1, [40, 41, 40, 41])],
       elapsed: 3000,
       expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
     },
     {
-      name: 'floors closer than max(1 ms, 2 %) are a near-tie: no early decision',
-      candidates: [cand(0, [30, 30, 30]), cand(1, [30.5, 30.5, 30.5])],
+      name: 'floors closer than max(5 ms, 10 %) are a near-tie: no early decision',
+      candidates: [cand(0, [30, 30, 30]), cand(1, [34.5, 34.5, 34.5])],
       elapsed: 900,
       expected: { kind: 'undecided' },
     },
@@ -61,19 +70,19 @@ describe('decide', () => {
       name: 'a spike is left out: one slow sample in five does not lose the race',
       candidates: [cand(0, [32, 32, 32, 32, 32]), cand(1, [30, 30, 30, 30, 400])],
       elapsed: 3000,
-      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'clear' },
+      expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
     },
     {
-      name: 'equal RTT estimates: the lower median wins',
-      // both estimates 30; medians 30 vs 20
-      candidates: [cand(0, [25, 30, 35]), cand(1, [20, 20, 50])],
+      name: 'equal ranking RTTs: the lower median wins',
+      // both (20 + 30) / 2 = 25; medians 30 vs 20
+      candidates: [cand(0, [20, 30, 40]), cand(1, [20, 20, 50])],
       elapsed: 3000,
       expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
     },
     {
-      name: 'equal RTT estimates and medians: the lower p90 wins',
-      // estimates 30, medians 30; p90 38 vs 34
-      candidates: [cand(0, [20, 30, 40]), cand(1, [25, 30, 35])],
+      name: 'equal ranking RTTs and medians: the lower p90 wins',
+      // both 25 ((20 + 30) / 2 and (22 + 28) / 2), medians 30; p90 38 vs 31.6
+      candidates: [cand(0, [20, 30, 40]), cand(1, [22, 30, 32])],
       elapsed: 3000,
       expected: { kind: 'elected', winner: 1, runnerUp: 0, why: 'timeout' },
     },
@@ -91,7 +100,8 @@ describe('decide', () => {
     },
     {
       name: '… and then it is clearly behind (three times the leader\'s bound plus the spike grace for a connection)',
-      candidates: [cand(0, [20, 21, 22]), cand(1, [], { pendingMs: 3 * 23 + 250 + 1, connecting: true })],
+      // the leader's bound: p90 21.8 + max(5 ms, 10 % of 21)
+      candidates: [cand(0, [20, 21, 22]), cand(1, [], { pendingMs: 3 * (21.8 + 5) + 250 + 1, connecting: true })],
       elapsed: 450,
       expected: { kind: 'elected', winner: 0, runnerUp: undefined, why: 'clear' },
     },
@@ -139,9 +149,10 @@ describe('decide', () => {
     expect(decide(candidates, { ...rules, ...extra }, elapsed)).toEqual(expected);
   });
 
-  test('rank orders by RTT estimate, median, p90, then list order', () => {
-    const order = rank([cand(2, [30, 30, 30]), cand(0, [30, 30, 30]), cand(1, [10, 50, 60]), cand(3, [30, 30, 31])], rules).map((c) => c.index);
-    expect(order).toEqual([0, 2, 3, 1]);
+  test('rank orders by ranking RTT, median, p90, then list order', () => {
+    // ranking RTTs 20 (index 1), 30, 30, 30.17; the two exact ties by list order
+    const order = rank([cand(2, [30, 30, 30]), cand(0, [30, 30, 30]), cand(1, [10, 50, 30]), cand(3, [30, 30, 31])], rules).map((c) => c.index);
+    expect(order).toEqual([1, 0, 2, 3]);
   });
 
   test('rules that would decide on one sample are refused', () => {
@@ -159,8 +170,8 @@ describe('the floor test (clearlyBehind): floors apart by many times each side\'
     { name: 'uniform jitter ±20 %: minimums 15 % apart but spreads wide: not clear', leader: [85, 110, 118, 95, 102], rival: [98, 130, 112, 135, 120], expected: false },
     { name: 'the rival\'s minimum is lower: never behind', leader: [100, 100, 100], rival: [99, 140, 140], expected: false },
     { name: 'floors apart but the trimmed mean disagrees: not clear', leader: [100, 200, 200, 200, 200], rival: [120, 120, 120, 120, 120], expected: false },
-    { name: 'steady paths (no spread): any gap above the margin is clear', leader: [40, 40, 40], rival: [45, 45, 45], expected: true },
-    { name: 'steady paths within the margin (2 %): not clear', leader: [40, 40, 40], rival: [40.5, 40.5, 40.5], expected: false },
+    { name: 'steady paths (no spread): any gap above the margin is clear', leader: [40, 40, 40], rival: [45.5, 45.5, 45.5], expected: true },
+    { name: 'steady paths within the margin (5 ms): not clear', leader: [40, 40, 40], rival: [44.5, 44.5, 44.5], expected: false },
     { name: 'a rival with too few samples and no long silence: not clear', leader: [40, 40, 40], rival: [90], expected: false },
   ])('$name', ({ leader, rival, expected }) => {
     expect(clearlyBehind(cand(0, leader), cand(1, rival), rules)).toBe(expected);
@@ -177,9 +188,9 @@ describe('the floor test (clearlyBehind): floors apart by many times each side\'
 
   test('a probe unanswered far beyond the leader\'s bound is presumed lost, not slow', () => {
     const rival = cand(1, [45, 45, 45]);
-    // bound 15 + 1 ms → presumed lost after 2 × 16 + 250 = 282 ms
-    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [280, 280, 280, 280, 280] }), rival, rules)).toBe(false);
-    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [283, 283, 283, 283, 283] }), rival, rules)).toBe(true);
+    // bound 15 + 5 ms → presumed lost after 2 × 20 + 250 = 290 ms
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [288, 288, 288, 288, 288] }), rival, rules)).toBe(false);
+    expect(clearlyBehind(cand(0, [15, 15, 15, 15], { pendingAges: [291, 291, 291, 291, 291] }), rival, rules)).toBe(true);
   });
 });
 

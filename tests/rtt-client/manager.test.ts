@@ -49,7 +49,8 @@ function harness(
   return h;
 }
 
-const fast = (rtt: number, extra: Behaviour = {}): Behaviour => ({ connectMs: rtt, rtt: steady(rtt), ...extra });
+// a ws:// connection opens after two round trips (TCP, then the HTTP upgrade): its handshake sample is the RTT
+const fast = (rtt: number, extra: Behaviour = {}): Behaviour => ({ connectMs: 2 * rtt, rtt: steady(rtt), ...extra });
 const frame = (text: string) => encodePacketWrapper({ packetType: PacketType.MEDIA, userId: USER, data: encodeMediaPacket({ mediaType: MediaType.AUDIO, data: utf8.encode(text) }) });
 const textOf = (f: Uint8Array) => utf8.decode(decodeMediaPacket(decodePacketWrapper(f).data).data);
 
@@ -67,13 +68,13 @@ describe('election scenarios', () => {
     { name: 'near-tie goes to the timeout and the lower median', servers: { a: fast(31), b: fast(30) }, winner: 'b', standby: 'a', why: 'timeout', within: 3100 },
     { name: 'exact tie: list order', servers: { a: fast(30), b: fast(30) }, winner: 'a', standby: 'b', why: 'timeout', within: 3100 },
     {
-      name: 'jitter overlapping a steady rival is not "clearly ahead"; the lower RTT estimate wins at the timeout',
-      // pipelined probes bring a's 15 ms replies back first: its unanswered slow probes must count
-      servers: { a: { connectMs: 20, rtt: cycle([30, 90, 85]) }, b: fast(45) },
+      name: 'jitter overlapping a steady rival is not "clearly ahead"; the lower ranking RTT wins at the timeout',
+      // pipelined probes bring a's 30 ms replies back first: its unanswered slow probes must count
+      servers: { a: { connectMs: 60, rtt: cycle([30, 120, 115]) }, b: fast(45) },
       winner: 'b', standby: 'a', why: 'timeout', within: 2100,
     },
     // a reachable runner-up without a sample is kept open, to be measured as a standby
-    { name: 'one candidate silent does not delay a clear decision', servers: { a: fast(20), b: { connectMs: 20 } }, winner: 'a', standby: undefined, seeking: 'b', why: 'clear', within: 1000 },
+    { name: 'one candidate silent does not delay a clear decision', servers: { a: fast(20), b: { connectMs: 100 } }, winner: 'a', standby: undefined, seeking: 'b', why: 'clear', within: 1000 },
     { name: 'one candidate never connects', servers: { a: { connectMs: undefined }, b: fast(40) }, winner: 'b', standby: undefined, seeking: 'a', why: 'clear', within: 1000 },
     { name: 'one candidate dies mid-election', servers: { a: fast(10, { closeAfterMs: 15 }), b: fast(50), c: fast(90) }, winner: 'b', standby: 'c', why: 'clear', within: 1000 },
     {
@@ -96,8 +97,8 @@ describe('election scenarios', () => {
     }
   });
 
-  test('never decides on a single sample: one answer per candidate is not enough', () => {
-    const h = harness([['a', { connectMs: 5, rtt: (() => { let n = 0; return () => (n++ === 0 ? 5 : undefined); })() }], ['b', fast(200)]]);
+  test('never decides on a single sample: a handshake alone is not enough', () => {
+    const h = harness([['a', { connectMs: 10 }], ['b', fast(200)]]);
     h.manager.start();
     h.clock.advance(3000);
     expect(h.elected[0]?.server.region).toBe('b');
@@ -115,11 +116,12 @@ describe('election scenarios', () => {
   test('each sample is taken when its reply arrives, not batched', () => {
     const h = harness([['a', fast(30)], ['b', fast(90)]]);
     h.manager.start();
-    h.clock.advance(30); // open
-    h.clock.advance(29);
-    expect(h.manager.diagnostics().candidates[0].samples).toEqual([]);
-    h.clock.advance(1);
+    h.clock.advance(60); // open: the handshake is the first sample
     expect(h.manager.diagnostics().candidates[0].samples).toEqual([30]);
+    h.clock.advance(29);
+    expect(h.manager.diagnostics().candidates[0].samples).toEqual([30]);
+    h.clock.advance(1);
+    expect(h.manager.diagnostics().candidates[0].samples).toEqual([30, 30]);
   });
 
   test('replies that are not to our own probes are ignored', () => {
@@ -132,11 +134,11 @@ describe('election scenarios', () => {
     conn.deliver(encodeRttProbe('mallory', ts)); // our timestamp, someone else's id
     conn.deliver(encodeRttProbe(USER, ts + 12345)); // our id, a timestamp we never sent
     h.clock.advance(5);
-    expect(h.manager.diagnostics().candidates[0].samples).toEqual([]);
+    expect(h.manager.diagnostics().candidates[0].samples).toEqual([5]); // the handshake only
     conn.deliver(ours); // the real echo
-    expect(h.manager.diagnostics().candidates[0].samples).toEqual([5]);
+    expect(h.manager.diagnostics().candidates[0].samples).toEqual([5, 5]);
     conn.deliver(ours); // a duplicate echo is not a second sample
-    expect(h.manager.diagnostics().candidates[0].samples).toEqual([5]);
+    expect(h.manager.diagnostics().candidates[0].samples).toEqual([5, 5]);
     expect(h.messages).toHaveLength(0); // probe echoes never reach 'message'
   });
 
@@ -368,7 +370,7 @@ describe('honest standby', () => {
   test.each([
     {
       name: 'a runner-up with no sample at an early decision is kept and becomes the standby once it answers',
-      servers: { a: fast(20), b: { connectMs: 20 } } as Record<string, Behaviour>,
+      servers: { a: fast(20), b: { connectMs: 120 } } as Record<string, Behaviour>,
       then: (h: Harness) => { h.net.servers[1].behaviour.rtt = steady(60); },
       standby: 'b',
     },
@@ -391,9 +393,11 @@ describe('honest standby', () => {
   test.each([
     { name: 'the standby was the wrong runner-up: the call moves to the proven-faster survivor', standbyRtt: 80, survivorRtt: 40, finalActive: 'c', moved: true },
     { name: 'the standby is the best survivor: the call stays there', standbyRtt: 40, survivorRtt: 80, finalActive: 'b', moved: false },
+    // 4 ms apart is within the clear margin: the recheck decides at its timeout, by the ranking any election uses
+    { name: 'a survivor better by less than the clear margin: the call moves at the recheck\'s timeout', standbyRtt: 44, survivorRtt: 40, finalActive: 'c', moved: true },
   ])('$name', ({ standbyRtt, survivorRtt, finalActive, moved }) => {
     // c answers only after the election, so b is the standby whatever its RTT
-    const h = harness([['a', fast(20)], ['b', fast(standbyRtt)], ['c', { connectMs: 20 }]]);
+    const h = harness([['a', fast(20)], ['b', fast(standbyRtt)], ['c', { connectMs: 2 * survivorRtt }]]);
     elect(h);
     h.net.servers[2].behaviour.rtt = steady(survivorRtt);
     h.clock.advanceUntil(() => h.manager.standbyServer?.region === 'b', 10000);

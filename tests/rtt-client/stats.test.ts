@@ -1,4 +1,4 @@
-import { median, p90, quantile, rttEstimate, SampleWindow } from '../../rtt-client/stats';
+import { median, p90, quantile, rankingRtt, rttEstimate, SampleWindow } from '../../rtt-client/stats';
 
 describe('quantiles', () => {
   test.each([
@@ -70,5 +70,16 @@ describe('SampleWindow', () => {
     expect(() => new SampleWindow(0)).toThrow(/positive integer/);
     expect(() => new SampleWindow(3).addSample(-1)).toThrow(/non-negative/);
     expect(() => new SampleWindow(3).addSample(NaN)).toThrow(/finite/);
+  });
+});
+
+describe('rankingRtt: halfway between the minimum and the trimmed mean', () => {
+  test.each([
+    { samples: [20, 80, 25, 75], expected: 35 }, // (20 + 50) / 2
+    { samples: [30, 30, 30, 30, 400], expected: 30 }, // the spike is trimmed and the minimum ignores it
+    { samples: [100], expected: 100 },
+    { samples: [], expected: NaN },
+  ])('$samples → $expected', ({ samples, expected }) => {
+    expect(rankingRtt(samples)).toBe(expected);
   });
 });
