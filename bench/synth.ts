@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_GATEWAY_NODE_PORT, DIGITALOCEAN_REGIONS } from '../topology/constants';
+import { DEFAULT_GATEWAY_NODE_PORT, DIGITALOCEAN_REGIONS, NO_CROSS_DATACENTER_PEERING } from '../topology/constants';
 import type { RegionSpec } from '../topology/spec';
 import { ROOT } from './procs';
 import { fmt, type BenchResult, type Row } from './report';
@@ -17,15 +17,18 @@ export interface SynthOptions {
 export const SYNTH_FULL: SynthOptions = { regionCounts: [2, 5, 10], repeats: 3 };
 export const SYNTH_QUICK: SynthOptions = { regionCounts: [2], repeats: 1 };
 
-/** `count` valid regions: distinct DigitalOcean slugs, disjoint /16 VPCs. */
+/** DigitalOcean slugs that can be peered with the others (a multi-region topology refuses the rest). */
+const PEERABLE_SLUGS = DIGITALOCEAN_REGIONS.filter((slug) => !NO_CROSS_DATACENTER_PEERING.includes(slug));
+
+/** `count` valid regions: distinct, peerable DigitalOcean slugs, disjoint /16 VPCs. */
 export function topology(count: number): RegionSpec[] {
-  if (count > DIGITALOCEAN_REGIONS.length) throw new RangeError(`at most ${DIGITALOCEAN_REGIONS.length} regions (distinct DigitalOcean slugs)`);
+  if (count > PEERABLE_SLUGS.length) throw new RangeError(`at most ${PEERABLE_SLUGS.length} regions (distinct peerable DigitalOcean slugs)`);
   return Array.from({ length: count }, (_, i) => {
-    const name = `bench-${DIGITALOCEAN_REGIONS[i]}`;
+    const name = `bench-${PEERABLE_SLUGS[i]}`;
     const net = `10.${100 + i}`;
     return {
       name,
-      slug: DIGITALOCEAN_REGIONS[i],
+      slug: PEERABLE_SLUGS[i],
       vpcCidr: `${net}.0.0/16`,
       nats: { replicas: 3, jetstreamStorage: '5Gi', gatewayEndpoints: [`${net}.0.2:${DEFAULT_GATEWAY_NODE_PORT}`, `${net}.0.3:${DEFAULT_GATEWAY_NODE_PORT}`] },
       relay: { hosts: [`${name}.relay.videocall.example`] },
@@ -45,7 +48,8 @@ export function benchSynth(opts: SynthOptions, log: (s: string) => void): BenchR
       for (let k = 0; k < opts.repeats; k++) {
         const out = path.join(dir, `out-${count}-${k}`);
         const t0 = performance.now();
-        const r = spawnSync(tsx, ['main.ts', '--topology', file, '--out', out], { cwd: ROOT, encoding: 'utf8' });
+        // The manifests need an image name; nothing pulls it here.
+        const r = spawnSync(tsx, ['main.ts', '--topology', file, '--out', out, '--relay-image', 'registry.example/videocall-relay:bench'], { cwd: ROOT, encoding: 'utf8' });
         const ms = performance.now() - t0;
         if (r.status !== 0) throw new Error(`synth of ${count} regions failed (exit ${r.status}):\n${r.stderr}${r.stdout}`);
         const k8sRegions = fs.readdirSync(path.join(out, 'k8s')).length;
