@@ -3,7 +3,6 @@
 import { connect } from '@nats-io/transport-node';
 import { regions as builtInRegions } from '../../regions';
 import { RegionSpec } from '../../topology/spec';
-import { K8sObject } from '../../local/manifests';
 
 type NatsConnection = Awaited<ReturnType<typeof connect>>;
 
@@ -19,23 +18,6 @@ export const THREE_REGIONS: RegionSpec[] = [
     relay: { hosts: ['eu-central.relay.videocall.example'] },
   },
 ];
-
-/**
- * The form that does not deadlock (the contract with issue 8): NATS startup and readiness probes
- * that skip the meta-leader check, and a gateway Service publishing not-ready addresses. Used only
- * to give the deadlock test a history in which one JetStream meta group spans the regions.
- */
-export function withoutMetaLeaderDependency(objects: K8sObject[]): K8sObject[] {
-  const lenient = (p: any) => (p?.httpGet ? { ...p, httpGet: { ...p.httpGet, path: '/healthz?js-enabled-only=true' } } : p); // eslint-disable-line @typescript-eslint/no-explicit-any
-  return objects.map((o) => {
-    if (o.kind === 'Service' && o.spec?.type === 'NodePort') return { ...o, spec: { ...o.spec, publishNotReadyAddresses: true } };
-    if (o.kind !== 'StatefulSet') return o;
-    const podSpec = o.spec.template.spec;
-    const containers = podSpec.containers.map((c: any) => // eslint-disable-line @typescript-eslint/no-explicit-any
-      c.name === 'nats' ? { ...c, startupProbe: lenient(c.startupProbe), readinessProbe: lenient(c.readinessProbe) } : c);
-    return { ...o, spec: { ...o.spec, template: { ...o.spec.template, spec: { ...podSpec, containers } } } };
-  });
-}
 
 /** A call's media: numbered frames published in one region, counted in another, both through client Services. */
 export class Call {
