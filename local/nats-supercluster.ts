@@ -56,7 +56,7 @@ export interface LoopbackSuperCluster {
   regionReady(region: string): boolean;
   /** Outbound gateway connections between every ordered pair of regions, from /gatewayz. */
   gatewayLinks(): Promise<GatewayLink[]>;
-  /** Resolves once every pod of `regions` is Ready and the gateways form a full mesh. */
+  /** Resolves once every pod of `regions` is Ready and each of their servers has a gateway to every other region. */
   waitUntilReady(timeoutMs: number, regions?: readonly string[]): Promise<void>;
   /**
    * `kubectl apply` of changed manifests for a region: pods created from now on use the new
@@ -348,23 +348,29 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
   }
 
   const regionPods = (name: string) => servers.filter((s) => s.region === name).map((s) => s.status);
-  const gatewayLinks = async (): Promise<GatewayLink[]> => {
-    const outbound = new Map<string, Set<string>>();
+  /** Each running server's outbound gateways (server name → regions), from /gatewayz. */
+  const outboundByServer = async (): Promise<Map<LoopbackNatsServer, string[]>> => {
+    const out = new Map<LoopbackNatsServer, string[]>();
     await Promise.all(
       servers.map(async (s) => {
         if (!s.status.running || s.status.paused) return;
         try {
           const res = await fetch(`${s.monitorUrl}/gatewayz`, { signal: AbortSignal.timeout(1000) });
           const body = (await res.json()) as { outbound_gateways?: Record<string, unknown> };
-          for (const to of Object.keys(body.outbound_gateways ?? {})) {
-            if (!outbound.has(s.region)) outbound.set(s.region, new Set());
-            outbound.get(s.region)!.add(to);
-          }
+          out.set(s, Object.keys(body.outbound_gateways ?? {}));
         } catch {
           // a hung or starting server reports nothing
         }
       }),
     );
+    return out;
+  };
+  const gatewayLinks = async (): Promise<GatewayLink[]> => {
+    const outbound = new Map<string, Set<string>>();
+    for (const [s, to] of await outboundByServer()) {
+      if (!outbound.has(s.region)) outbound.set(s.region, new Set());
+      for (const r of to) outbound.get(s.region)!.add(r);
+    }
     return regions.flatMap((a) => regions.filter((b) => b !== a).map((b) => ({ from: a.name, to: b.name, up: outbound.get(a.name)?.has(b.name) ?? false })));
   };
 
@@ -380,7 +386,15 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
     gatewayLinks,
     async waitUntilReady(timeoutMs, names = regions.map((r) => r.name)) {
       await waitFor(
-        async () => names.every((n) => regionPods(n).every((p) => p.ready)) && (await gatewayLinks()).filter((l) => names.includes(l.from) || names.includes(l.to)).every((l) => l.up),
+        async () => {
+          if (!names.every((n) => regionPods(n).every((p) => p.ready))) return false;
+          // Every server dials every other region (inbound links are not on every server).
+          const outbound = await outboundByServer();
+          const others = (region: string) => regions.map((r) => r.name).filter((r) => r !== region);
+          return servers
+            .filter((s) => names.includes(s.region))
+            .every((s) => others(s.region).every((r) => outbound.get(s)?.includes(r)));
+        },
         timeoutMs,
         () => `every pod Ready and a full gateway mesh: ${JSON.stringify(servers.map((s) => ({ pod: `${s.region}/${s.podName}`, ready: s.status.ready, restarts: s.status.restarts })))}`,
       );
