@@ -165,6 +165,43 @@ export class ManagedProcess {
   }
 }
 
+/**
+ * The processes one owner started (a test file, a benchmark run, `npm run local`), so that the
+ * owner stops them all in one visible call. Nothing here registers itself anywhere.
+ */
+export class ProcessGroup {
+  private readonly members = new Set<ManagedProcess>();
+  private readonly pids: number[] = [];
+
+  /** Adds a started process; it leaves the group when it exits. */
+  add<T extends ManagedProcess>(p: T): T {
+    this.members.add(p);
+    if (p.pid !== undefined) this.pids.push(p.pid);
+    void p.exited.then(() => this.members.delete(p));
+    return p;
+  }
+
+  /** Members still running. */
+  running(): ManagedProcess[] {
+    return [...this.members];
+  }
+
+  /** Pids of every process ever added (to check that none outlives its owner). */
+  startedPids(): number[] {
+    return [...this.pids];
+  }
+
+  /** SIGTERM to every member, SIGKILL after `timeoutMs`. */
+  async stopAll(timeoutMs = 5_000): Promise<void> {
+    await Promise.all([...this.members].map((p) => p.stop(timeoutMs)));
+  }
+
+  /** SIGKILL now, synchronously: for an exit handler, where nothing can be awaited. */
+  killAllNow(): void {
+    for (const p of this.members) p.kill('SIGKILL');
+  }
+}
+
 /** Starts `command` with `env` added to this process's environment. */
 export function startProcess(name: string, command: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): ManagedProcess {
   return new ManagedProcess(name, command, args, { env });
