@@ -11,7 +11,7 @@ import { EmulatedPod, PodStatus } from './kubelet';
 import { K8sObject, NatsWorkload, ServiceSpec, containerPort, natsWorkload, regionManifests } from './manifests';
 import { LoopbackPorts, LoopbackRegionPlan, loopbackNatsConf } from './nats-loopback';
 import { NATS_SERVER_BIN, launchNatsServer } from './nats-server';
-import { ManagedProcess, freePort, waitFor } from './processes';
+import { ManagedProcess, ProcessGroup, freePort, waitFor } from './processes';
 import { PathState, ServiceProxy, pidOfLoopbackPeer } from './service-proxy';
 
 export { NATS_SERVER_BIN };
@@ -94,6 +94,8 @@ export interface LoopbackSuperClusterOptions {
   /** Wait for every pod Ready and a full gateway mesh before returning; 0 does not wait. @default 60 s */
   readonly readyTimeoutMs?: number;
   readonly log?: (line: string) => void;
+  /** Every nats-server process and the work directory join it, for an owner's last-resort cleanup. */
+  readonly group?: ProcessGroup;
 }
 
 /** Kubernetes' `$(VAR)` expansion of a container's env, with the downward API seen from loopback. */
@@ -131,6 +133,7 @@ class EmulatedRegion {
     readonly serverNames: readonly string[],
     private readonly workDir: string,
     private readonly timeScale: number,
+    private readonly group?: ProcessGroup,
   ) {
     this.workload = workload;
     this.pods = Array.from({ length: workload.replicas }, () => undefined);
@@ -184,7 +187,10 @@ class EmulatedRegion {
       name: podName,
       container: this.workload.container,
       hostPort: (port) => this.hostPort(ordinal, port),
-      launch: () => launchNatsServer(`${this.name}/${podName}`, confPath, env),
+      launch: () => {
+        const p = launchNatsServer(`${this.name}/${podName}`, confPath, env);
+        return this.group ? this.group.add(p) : p;
+      },
       timeScale: this.timeScale,
       terminationGracePeriodSeconds: this.workload.terminationGracePeriodSeconds,
     });
@@ -234,6 +240,7 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
   if (!(timeScale > 0)) throw new RangeError(`timeScale must be > 0, got ${timeScale}`);
   const interRegionRttMs = options.interRegionRttMs ?? 0;
   const workDir = mkdtempSync(join(tmpdir(), 'videocall-nats-'));
+  options.group?.ownDir(workDir);
   const regions: EmulatedRegion[] = [];
   const partitions = new Map<string, { a: string; b: string; mode: PartitionMode }>();
   const pairKey = (a: string, b: string) => [a, b].sort().join('\u0000');
@@ -245,7 +252,8 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
   const stopAll = async () => {
     await Promise.all(regions.map((r) => r.deleteAll('graceful')));
     await Promise.all(regions.flatMap((r) => [...r.services.values()].map((s) => s.proxy.close())));
-    rmSync(workDir, { recursive: true, force: true });
+    if (options.group) options.group.removeDir(workDir);
+    else rmSync(workDir, { recursive: true, force: true });
   };
 
   const plans: LoopbackRegionPlan[] = [];
@@ -255,7 +263,7 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
       const objects = options.transformManifests ? options.transformManifests(r.name, generated) : generated;
       const workload = natsWorkload(objects, r.name);
       if (workload.replicas !== r.nats.serverNames.length) throw new Error(`region "${r.name}": StatefulSet replicas ${workload.replicas} but ${r.nats.serverNames.length} server names`);
-      const region = new EmulatedRegion(r.name, workload, r.nats.serverNames, workDir, timeScale);
+      const region = new EmulatedRegion(r.name, workload, r.nats.serverNames, workDir, timeScale, options.group);
       regions.push(region);
       for (let i = 0; i < workload.replicas; i++) {
         region.podPorts.push({ client: await freePort(), cluster: await freePort(), gateway: await freePort(), monitor: await freePort() });

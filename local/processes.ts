@@ -1,6 +1,6 @@
 // Child processes of `npm run local` and the tests: started with their output kept, stopped for sure.
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /**
@@ -172,6 +172,19 @@ export class ManagedProcess {
 export class ProcessGroup {
   private readonly members = new Set<ManagedProcess>();
   private readonly pids: number[] = [];
+  private readonly dirs = new Set<string>();
+
+  /** A directory the members write in, removed after they are stopped (also by killAllNow). */
+  ownDir(dir: string): string {
+    this.dirs.add(dir);
+    return dir;
+  }
+
+  /** Removes `dir` now, and forgets it. */
+  removeDir(dir: string): void {
+    rmSync(dir, { recursive: true, force: true });
+    this.dirs.delete(dir);
+  }
 
   /** Adds a started process; it leaves the group when it exits. */
   add<T extends ManagedProcess>(p: T): T {
@@ -194,11 +207,13 @@ export class ProcessGroup {
   /** SIGTERM to every member, SIGKILL after `timeoutMs`. */
   async stopAll(timeoutMs = 5_000): Promise<void> {
     await Promise.all([...this.members].map((p) => p.stop(timeoutMs)));
+    for (const d of [...this.dirs]) this.removeDir(d);
   }
 
   /** SIGKILL now, synchronously: for an exit handler, where nothing can be awaited. */
   killAllNow(): void {
     for (const p of this.members) p.kill('SIGKILL');
+    for (const d of [...this.dirs]) this.removeDir(d);
   }
 }
 

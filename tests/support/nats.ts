@@ -36,6 +36,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const name = opts.name ?? `test-${process.pid}-${++counter}`;
   const files = await prepareStandaloneNats({ name, port: opts.port, config: opts.config });
   const { port, monitorPort, dir, configPath } = files;
+  testProcesses.ownDir(dir);
 
   let current: ManagedProcess;
   const launch = async () => {
