@@ -1,10 +1,9 @@
 // The one way `npm run local`, the benchmarks and the tests start a nats-server: from a config file,
 // with its output kept; stopped by whoever holds the ManagedProcess (or the ProcessGroup it joined).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NATS_MAX_PAYLOAD } from '../topology/constants';
-import { ManagedProcess, freePort, httpOk, waitUntilReady } from './processes';
+import { ManagedProcess, freePort, httpOk, ownedTempDir, waitUntilReady } from './processes';
 
 export const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? 'nats-server';
 
@@ -37,7 +36,7 @@ export interface StandaloneNatsOptions {
 export async function prepareStandaloneNats(opts: StandaloneNatsOptions): Promise<StandaloneNats> {
   const port = opts.port ?? (await freePort());
   const monitorPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), opts.dirPrefix ?? 'vcg-nats-'));
+  const dir = ownedTempDir(opts.dirPrefix ?? 'vcg-nats-');
   const configPath = join(dir, 'nats.conf');
   const lines = [
     `server_name: "${opts.name}"`,

@@ -2,8 +2,7 @@
 // StatefulSet controller creating pods (OrderedReady or Parallel, as the manifest says), kubelet
 // probes per pod, each Service as a proxy to the endpoints it would list, the gateway NodePort as
 // the region's address for the others. Regions are applied one after another, in deploy order.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { Topology } from '../topology/topology';
@@ -11,7 +10,7 @@ import { EmulatedPod, PodStatus } from './kubelet';
 import { K8sObject, NatsWorkload, ServiceSpec, containerPort, natsWorkload, regionManifests } from './manifests';
 import { LoopbackPorts, LoopbackRegionPlan, loopbackNatsConf } from './nats-loopback';
 import { NATS_SERVER_BIN, launchNatsServer } from './nats-server';
-import { ManagedProcess, ProcessGroup, freePort, waitFor } from './processes';
+import { ManagedProcess, ProcessGroup, freePort, ownedTempDir, waitFor } from './processes';
 import { PathState, ServiceProxy, pidOfLoopbackPeer } from './service-proxy';
 
 export { NATS_SERVER_BIN };
@@ -239,7 +238,7 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
   const timeScale = options.timeScale ?? 1;
   if (!(timeScale > 0)) throw new RangeError(`timeScale must be > 0, got ${timeScale}`);
   const interRegionRttMs = options.interRegionRttMs ?? 0;
-  const workDir = mkdtempSync(join(tmpdir(), 'videocall-nats-'));
+  const workDir = ownedTempDir('videocall-nats-');
   options.group?.ownDir(workDir);
   const regions: EmulatedRegion[] = [];
   const partitions = new Map<string, { a: string; b: string; mode: PartitionMode }>();

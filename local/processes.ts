@@ -1,6 +1,8 @@
 // Child processes of `npm run local` and the tests: started with their output kept, stopped for sure.
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 /**
@@ -163,6 +165,38 @@ export class ManagedProcess {
       abort.abort();
     }
   }
+}
+
+const OWNER_FILE = '.owner-pid';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A new temp directory `<tmp>/<prefix>XXXXXX` marked with this process's pid. Directories of the
+ * same prefix whose owner has died (a run killed before it could clean up: Ctrl-C of Jest, SIGKILL)
+ * are removed first, so interrupted runs leave nothing behind for long.
+ */
+export function ownedTempDir(prefix: string): string {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(prefix)) continue;
+    const dir = join(tmpdir(), name);
+    try {
+      const owner = Number(readFileSync(join(dir, OWNER_FILE), 'utf8'));
+      if (Number.isInteger(owner) && owner > 0 && !alive(owner)) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // not one of ours, or already gone
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  writeFileSync(join(dir, OWNER_FILE), String(process.pid));
+  return dir;
 }
 
 /**
