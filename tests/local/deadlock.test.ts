@@ -34,5 +34,12 @@ describe('the emulation on deliberately deadlocking manifests', () => {
     expect(everRunning).toBe(true);
     const links = await cluster.gatewayLinks();
     expect(links.filter((l) => l.to === 'eu-central').map((l) => l.up)).toEqual([false, false]);
+
+    // The way out (issue 8's probes): nats-server 2.9.10 answers js-enabled-only without a meta
+    // leader (server/monitor.go healthz returns before the meta checks), unlike the other forms.
+    const monitor = cluster.servers.find((s) => s.region === 'eu-central')!.monitorUrl;
+    const status = async (query: string) => (await fetch(`${monitor}/healthz${query}`)).status;
+    expect({ plain: await status(''), serverOnly: await status('?js-server-only=true'), enabledOnly: await status('?js-enabled-only=true') })
+      .toEqual({ plain: 503, serverOnly: 503, enabledOnly: 200 });
   });
 });
