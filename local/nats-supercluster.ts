@@ -200,7 +200,7 @@ class EmulatedRegion {
 
   /** The StatefulSet controller: creates the missing pods, in order and one Ready before the next for OrderedReady. */
   apply(plans: readonly LoopbackRegionPlan[]): void {
-    if (this.controller) return;
+    if (this.controller) return; // already reconciling
     const controller = new AbortController();
     this.controller = controller;
     this.controllerLoop = (async () => {
@@ -211,7 +211,9 @@ class EmulatedRegion {
           while (!controller.signal.aborted && !(pod.status.running && pod.status.ready)) await new Promise((r) => setTimeout(r, 50));
         }
       }
-    })();
+    })().finally(() => {
+      if (this.controller === controller) this.controller = undefined;
+    });
   }
 
   /** Deletes every pod (highest ordinal first, as the controller scales down), keeping their volumes. */
