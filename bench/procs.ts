@@ -1,37 +1,36 @@
-// The servers a benchmark runs against, as child processes on 127.0.0.1 free ports. Every process
-// started here is registered and stopped by stopAll(), which run.ts calls on exit, error and Ctrl-C.
+// The servers a benchmark runs against, as child processes on 127.0.0.1 free ports, started the way
+// local/ and the tests start them. Every process started here joins one ProcessGroup, stopped by
+// stopAll(), which run.ts calls on exit, error and Ctrl-C.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, httpOk, startProcess, waitUntilReady, type ManagedProcess } from '../local/processes';
-import { NATS_MAX_PAYLOAD } from '../topology/constants';
-import { NATS_SERVER_BIN } from '../local/nats-supercluster';
-import { relayCommand } from '../local/relays';
+import { ProcessGroup, freePort, httpOk, startProcess, waitUntilReady, type ManagedProcess } from '../local/processes';
+import { prepareStandaloneNats, runStandaloneNats } from '../local/nats-server';
+import { launchRelay } from '../local/relays';
 
 export const ROOT = path.resolve(__dirname, '..');
 
-const running = new Set<ManagedProcess>();
+const group = new ProcessGroup();
 const tempDirs = new Set<string>();
-const started: number[] = [];
 
 /** Pids of every process started by this run (the test checks none outlives it). */
 export function startedPids(): number[] {
-  return [...started];
+  return [...group.startedPids(), ...childPids];
 }
 
 function track(m: ManagedProcess): ManagedProcess {
-  running.add(m);
-  if (m.child.pid !== undefined) started.push(m.child.pid);
-  void m.exited.then(() => running.delete(m));
-  return m;
+  return group.add(m);
 }
 
+// The load generators are forked with an IPC channel, which ManagedProcess does not open; they are
+// tracked beside the group.
 const children = new Set<ChildProcess>();
+const childPids: number[] = [];
 
 /** A child started outside startProcess (the load generators): registered, stopped by stopAll(). */
 export function trackChild(child: ChildProcess): void {
-  if (child.pid !== undefined) started.push(child.pid);
+  if (child.pid !== undefined) childPids.push(child.pid);
   children.add(child);
   child.once('exit', () => children.delete(child));
 }
@@ -47,14 +46,14 @@ export async function stopAll(): Promise<void> {
     });
     c.kill('SIGTERM');
   })));
-  await Promise.all([...running].map((m) => m.stop(3_000)));
+  await group.stopAll(3_000);
   for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
   tempDirs.clear();
 }
 
 /** Last resort on process exit: nothing may outlive the benchmark. */
 export function killAllNow(): void {
-  for (const m of running) if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGKILL');
+  group.killAllNow();
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
 }
 
@@ -135,21 +134,10 @@ export interface NatsServer extends Server {
 }
 
 export async function startNats(): Promise<NatsServer> {
-  const port = await freePort();
-  const monitor = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcg-bench-nats-'));
-  tempDirs.add(dir);
-  const conf = path.join(dir, 'nats.conf');
-  fs.writeFileSync(conf, [
-    `server_name: "bench-${process.pid}"`,
-    `listen: "127.0.0.1:${port}"`,
-    `http: "127.0.0.1:${monitor}"`,
-    // the same limit the synthesized regions use: a stamped frame of MAX_FRAME_BYTES fits
-    `max_payload: ${NATS_MAX_PAYLOAD}`,
-  ].join('\n') + '\n');
-  const m = track(startProcess('nats-server', NATS_SERVER_BIN, ['-c', conf]));
-  await ready(m, `http://127.0.0.1:${monitor}/healthz`, 'nats-server');
-  return { ...server('nats-server', port, m), url: `nats://127.0.0.1:${port}` };
+  const nats = await prepareStandaloneNats({ name: `bench-${process.pid}`, dirPrefix: 'vcg-bench-nats-' });
+  tempDirs.add(nats.dir);
+  const m = track(await runStandaloneNats(nats, [], 20_000));
+  return { ...server('nats-server', nats.port, m), url: nats.url };
 }
 
 export interface RelayOptions {
@@ -164,15 +152,7 @@ export interface RelayOptions {
  */
 export async function startRelay(opts: RelayOptions): Promise<Server> {
   const port = await freePort();
-  const m = track(startProcess(`relay ${opts.serverId}`, ...relayCommand(), {
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    NATS_URL: opts.natsUrl,
-    REGION: 'bench',
-    SERVER_ID: opts.serverId,
-    LOG_LEVEL: 'warn',
-    ...opts.env,
-  }));
+  const m = track(launchRelay(`relay ${opts.serverId}`, { port, natsUrl: opts.natsUrl, region: 'bench', serverId: opts.serverId, env: { LOG_LEVEL: 'warn', ...opts.env } }));
   await ready(m, `http://127.0.0.1:${port}/readyz`, `relay ${opts.serverId}`);
   return server(`relay ${opts.serverId}`, port, m);
 }

@@ -10,7 +10,7 @@ import { FAILOVER_FULL, FAILOVER_QUICK, benchFailover } from './failover';
 import { FANOUT_FULL, FANOUT_QUICK, benchFanout } from './fanout';
 import { LATENCY_FULL, LATENCY_QUICK, benchLatency } from './latency';
 import { MEMORY_FULL, MEMORY_QUICK, benchMemory } from './memory';
-import { NATS_SERVER_BIN } from '../local/nats-supercluster';
+import { NATS_SERVER_BIN } from '../local/nats-server';
 import { ROOT, killAllNow, startedPids, stopAll } from './procs';
 import { keptResult, writeReport, type BenchResult, type RunInfo } from './report';
 import { SYNTH_FULL, SYNTH_QUICK, benchSynth } from './synth';

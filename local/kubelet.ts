@@ -141,14 +141,15 @@ export class EmulatedPod {
   private async stopContainer(how: 'graceful' | 'kill'): Promise<void> {
     const p = this.process;
     if (!p?.running) return;
-    if (this.paused) p.kill('SIGCONT');
-    this.paused = false;
     if (how === 'kill') {
       p.kill('SIGKILL');
       await p.exited;
     } else {
+      // A SIGSTOPped container keeps its SIGTERM pending, as under kubelet: the grace period runs
+      // out and SIGKILL ends it.
       await p.stop(Math.max(1000, this.scaled(this.options.terminationGracePeriodSeconds)));
     }
+    this.paused = false;
     this.started = false;
     this.ready = false;
     this.changed();

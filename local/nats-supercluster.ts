@@ -2,8 +2,7 @@
 // StatefulSet controller creating pods (OrderedReady or Parallel, as the manifest says), kubelet
 // probes per pod, each Service as a proxy to the endpoints it would list, the gateway NodePort as
 // the region's address for the others. Regions are applied one after another, in deploy order.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { Topology } from '../topology/topology';
@@ -11,7 +10,7 @@ import { EmulatedPod, PodStatus } from './kubelet';
 import { K8sObject, NatsWorkload, ServiceSpec, containerPort, natsWorkload, regionManifests } from './manifests';
 import { LoopbackPorts, LoopbackRegionPlan, loopbackNatsConf } from './nats-loopback';
 import { NATS_SERVER_BIN, launchNatsServer } from './nats-server';
-import { ManagedProcess, freePort, waitFor } from './processes';
+import { ManagedProcess, ProcessGroup, freePort, ownedTempDir, waitFor } from './processes';
 import { PathState, ServiceProxy, pidOfLoopbackPeer } from './service-proxy';
 
 export { NATS_SERVER_BIN };
@@ -56,7 +55,7 @@ export interface LoopbackSuperCluster {
   regionReady(region: string): boolean;
   /** Outbound gateway connections between every ordered pair of regions, from /gatewayz. */
   gatewayLinks(): Promise<GatewayLink[]>;
-  /** Resolves once every pod of `regions` is Ready and the gateways form a full mesh. */
+  /** Resolves once every pod of `regions` is Ready and each of their servers has a gateway to every other region. */
   waitUntilReady(timeoutMs: number, regions?: readonly string[]): Promise<void>;
   /**
    * `kubectl apply` of changed manifests for a region: pods created from now on use the new
@@ -94,6 +93,8 @@ export interface LoopbackSuperClusterOptions {
   /** Wait for every pod Ready and a full gateway mesh before returning; 0 does not wait. @default 60 s */
   readonly readyTimeoutMs?: number;
   readonly log?: (line: string) => void;
+  /** Every nats-server process and the work directory join it, for an owner's last-resort cleanup. */
+  readonly group?: ProcessGroup;
 }
 
 /** Kubernetes' `$(VAR)` expansion of a container's env, with the downward API seen from loopback. */
@@ -131,6 +132,7 @@ class EmulatedRegion {
     readonly serverNames: readonly string[],
     private readonly workDir: string,
     private readonly timeScale: number,
+    private readonly group?: ProcessGroup,
   ) {
     this.workload = workload;
     this.pods = Array.from({ length: workload.replicas }, () => undefined);
@@ -184,7 +186,10 @@ class EmulatedRegion {
       name: podName,
       container: this.workload.container,
       hostPort: (port) => this.hostPort(ordinal, port),
-      launch: () => launchNatsServer(`${this.name}/${podName}`, confPath, env),
+      launch: () => {
+        const p = launchNatsServer(`${this.name}/${podName}`, confPath, env);
+        return this.group ? this.group.add(p) : p;
+      },
       timeScale: this.timeScale,
       terminationGracePeriodSeconds: this.workload.terminationGracePeriodSeconds,
     });
@@ -195,7 +200,7 @@ class EmulatedRegion {
 
   /** The StatefulSet controller: creates the missing pods, in order and one Ready before the next for OrderedReady. */
   apply(plans: readonly LoopbackRegionPlan[]): void {
-    if (this.controller) return;
+    if (this.controller) return; // already reconciling
     const controller = new AbortController();
     this.controller = controller;
     this.controllerLoop = (async () => {
@@ -206,7 +211,9 @@ class EmulatedRegion {
           while (!controller.signal.aborted && !(pod.status.running && pod.status.ready)) await new Promise((r) => setTimeout(r, 50));
         }
       }
-    })();
+    })().finally(() => {
+      if (this.controller === controller) this.controller = undefined;
+    });
   }
 
   /** Deletes every pod (highest ordinal first, as the controller scales down), keeping their volumes. */
@@ -233,7 +240,8 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
   const timeScale = options.timeScale ?? 1;
   if (!(timeScale > 0)) throw new RangeError(`timeScale must be > 0, got ${timeScale}`);
   const interRegionRttMs = options.interRegionRttMs ?? 0;
-  const workDir = mkdtempSync(join(tmpdir(), 'videocall-nats-'));
+  const workDir = ownedTempDir('videocall-nats-');
+  options.group?.ownDir(workDir);
   const regions: EmulatedRegion[] = [];
   const partitions = new Map<string, { a: string; b: string; mode: PartitionMode }>();
   const pairKey = (a: string, b: string) => [a, b].sort().join('\u0000');
@@ -245,7 +253,8 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
   const stopAll = async () => {
     await Promise.all(regions.map((r) => r.deleteAll('graceful')));
     await Promise.all(regions.flatMap((r) => [...r.services.values()].map((s) => s.proxy.close())));
-    rmSync(workDir, { recursive: true, force: true });
+    if (options.group) options.group.removeDir(workDir);
+    else rmSync(workDir, { recursive: true, force: true });
   };
 
   const plans: LoopbackRegionPlan[] = [];
@@ -255,7 +264,7 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
       const objects = options.transformManifests ? options.transformManifests(r.name, generated) : generated;
       const workload = natsWorkload(objects, r.name);
       if (workload.replicas !== r.nats.serverNames.length) throw new Error(`region "${r.name}": StatefulSet replicas ${workload.replicas} but ${r.nats.serverNames.length} server names`);
-      const region = new EmulatedRegion(r.name, workload, r.nats.serverNames, workDir, timeScale);
+      const region = new EmulatedRegion(r.name, workload, r.nats.serverNames, workDir, timeScale, options.group);
       regions.push(region);
       for (let i = 0; i < workload.replicas; i++) {
         region.podPorts.push({ client: await freePort(), cluster: await freePort(), gateway: await freePort(), monitor: await freePort() });
@@ -348,23 +357,29 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
   }
 
   const regionPods = (name: string) => servers.filter((s) => s.region === name).map((s) => s.status);
-  const gatewayLinks = async (): Promise<GatewayLink[]> => {
-    const outbound = new Map<string, Set<string>>();
+  /** Each running server's outbound gateways (server name → regions), from /gatewayz. */
+  const outboundByServer = async (): Promise<Map<LoopbackNatsServer, string[]>> => {
+    const out = new Map<LoopbackNatsServer, string[]>();
     await Promise.all(
       servers.map(async (s) => {
         if (!s.status.running || s.status.paused) return;
         try {
           const res = await fetch(`${s.monitorUrl}/gatewayz`, { signal: AbortSignal.timeout(1000) });
           const body = (await res.json()) as { outbound_gateways?: Record<string, unknown> };
-          for (const to of Object.keys(body.outbound_gateways ?? {})) {
-            if (!outbound.has(s.region)) outbound.set(s.region, new Set());
-            outbound.get(s.region)!.add(to);
-          }
+          out.set(s, Object.keys(body.outbound_gateways ?? {}));
         } catch {
           // a hung or starting server reports nothing
         }
       }),
     );
+    return out;
+  };
+  const gatewayLinks = async (): Promise<GatewayLink[]> => {
+    const outbound = new Map<string, Set<string>>();
+    for (const [s, to] of await outboundByServer()) {
+      if (!outbound.has(s.region)) outbound.set(s.region, new Set());
+      for (const r of to) outbound.get(s.region)!.add(r);
+    }
     return regions.flatMap((a) => regions.filter((b) => b !== a).map((b) => ({ from: a.name, to: b.name, up: outbound.get(a.name)?.has(b.name) ?? false })));
   };
 
@@ -380,7 +395,15 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
     gatewayLinks,
     async waitUntilReady(timeoutMs, names = regions.map((r) => r.name)) {
       await waitFor(
-        async () => names.every((n) => regionPods(n).every((p) => p.ready)) && (await gatewayLinks()).filter((l) => names.includes(l.from) || names.includes(l.to)).every((l) => l.up),
+        async () => {
+          if (!names.every((n) => regionPods(n).every((p) => p.ready))) return false;
+          // Every server dials every other region (inbound links are not on every server).
+          const outbound = await outboundByServer();
+          const others = (region: string) => regions.map((r) => r.name).filter((r) => r !== region);
+          return servers
+            .filter((s) => names.includes(s.region))
+            .every((s) => others(s.region).every((r) => outbound.get(s)?.includes(r)));
+        },
         timeoutMs,
         () => `every pod Ready and a full gateway mesh: ${JSON.stringify(servers.map((s) => ({ pod: `${s.region}/${s.podName}`, ready: s.status.ready, restarts: s.status.restarts })))}`,
       );

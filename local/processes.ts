@@ -1,6 +1,8 @@
 // Child processes of `npm run local` and the tests: started with their output kept, stopped for sure.
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 /**
@@ -162,6 +164,90 @@ export class ManagedProcess {
     } finally {
       abort.abort();
     }
+  }
+}
+
+const OWNER_FILE = '.owner-pid';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A new temp directory `<tmp>/<prefix>XXXXXX` marked with this process's pid. Directories of the
+ * same prefix whose owner has died (a run killed before it could clean up: Ctrl-C of Jest, SIGKILL)
+ * are removed first, so interrupted runs leave nothing behind for long.
+ */
+export function ownedTempDir(prefix: string): string {
+  for (const name of readdirSync(tmpdir())) {
+    if (!name.startsWith(prefix)) continue;
+    const dir = join(tmpdir(), name);
+    try {
+      const owner = Number(readFileSync(join(dir, OWNER_FILE), 'utf8'));
+      if (Number.isInteger(owner) && owner > 0 && !alive(owner)) rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // not one of ours, or already gone
+    }
+  }
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  writeFileSync(join(dir, OWNER_FILE), String(process.pid));
+  return dir;
+}
+
+/**
+ * The processes one owner started (a test file, a benchmark run, `npm run local`), so that the
+ * owner stops them all in one visible call. Nothing here registers itself anywhere.
+ */
+export class ProcessGroup {
+  private readonly members = new Set<ManagedProcess>();
+  private readonly pids: number[] = [];
+  private readonly dirs = new Set<string>();
+
+  /** A directory the members write in, removed after they are stopped (also by killAllNow). */
+  ownDir(dir: string): string {
+    this.dirs.add(dir);
+    return dir;
+  }
+
+  /** Removes `dir` now, and forgets it. */
+  removeDir(dir: string): void {
+    rmSync(dir, { recursive: true, force: true });
+    this.dirs.delete(dir);
+  }
+
+  /** Adds a started process; it leaves the group when it exits. */
+  add<T extends ManagedProcess>(p: T): T {
+    this.members.add(p);
+    if (p.pid !== undefined) this.pids.push(p.pid);
+    void p.exited.then(() => this.members.delete(p));
+    return p;
+  }
+
+  /** Members still running. */
+  running(): ManagedProcess[] {
+    return [...this.members];
+  }
+
+  /** Pids of every process ever added (to check that none outlives its owner). */
+  startedPids(): number[] {
+    return [...this.pids];
+  }
+
+  /** SIGTERM to every member, SIGKILL after `timeoutMs`. */
+  async stopAll(timeoutMs = 5_000): Promise<void> {
+    await Promise.all([...this.members].map((p) => p.stop(timeoutMs)));
+    for (const d of [...this.dirs]) this.removeDir(d);
+  }
+
+  /** SIGKILL now, synchronously: for an exit handler, where nothing can be awaited. */
+  killAllNow(): void {
+    for (const p of this.members) p.kill('SIGKILL');
+    for (const d of [...this.dirs]) this.removeDir(d);
   }
 }
 

@@ -2,7 +2,7 @@
 // its region's distance from the user. Stop and start keep the proxy (and so the URL clients use).
 import { join } from 'node:path';
 import { DelayProxy } from './delay-proxy';
-import { ManagedProcess, freePort, httpOk, startProcess, waitUntilReady } from './processes';
+import { ManagedProcess, freePort, httpOk, waitUntilReady } from './processes';
 
 const RELAY_MAIN = join(__dirname, '..', 'relay', 'main.ts');
 
@@ -12,6 +12,25 @@ const RELAY_MAIN = join(__dirname, '..', 'relay', 'main.ts');
  */
 export function relayCommand(): [command: string, args: string[]] {
   return [process.execPath, ['--import', 'tsx', RELAY_MAIN]];
+}
+
+export interface RelayLaunchOptions {
+  readonly port: number;
+  readonly natsUrl: string;
+  readonly region: string;
+  readonly serverId: string;
+  /** Added last: wins over the settings above (JWT_SECRET, limits, LOG_LEVEL…). */
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}
+
+/** The one way `npm run local`, the benchmarks and the tests start a relay on 127.0.0.1. */
+export function launchRelay(name: string, opts: RelayLaunchOptions): ManagedProcess {
+  const [command, args] = relayCommand();
+  return new ManagedProcess(name, command, args, {
+    cwd: opts.cwd,
+    env: { HOST: '127.0.0.1', PORT: String(opts.port), NATS_URL: opts.natsUrl, REGION: opts.region, SERVER_ID: opts.serverId, ...opts.env },
+  });
 }
 
 export interface LocalRelayOptions {
@@ -63,13 +82,7 @@ export class LocalRelay {
 
   async start(): Promise<void> {
     if (this.running) return;
-    this.process = startProcess(this.id, ...relayCommand(), {
-      HOST: '127.0.0.1',
-      PORT: String(this.relayPort),
-      NATS_URL: this.options.natsUrls.join(','),
-      REGION: this.region,
-      SERVER_ID: this.id,
-    });
+    this.process = launchRelay(this.id, { port: this.relayPort, natsUrl: this.options.natsUrls.join(','), region: this.region, serverId: this.id });
     await waitUntilReady(this.process, () => httpOk(`http://127.0.0.1:${this.relayPort}/readyz`), 20_000, '/readyz answering 200');
   }
 

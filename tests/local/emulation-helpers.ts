@@ -1,11 +1,9 @@
-// What the emulation tests share: a third region, and "calls" as sequenced NATS traffic through
-// each region's client Service (the path a relay's media takes).
-import { connect } from '@nats-io/transport-node';
+// What the emulation tests share: a third region, and calls: a client on one region's relay
+// sending numbered media frames to a client on another's (or the same) relay, in one room.
+import { MediaType, PacketType, decodeMediaPacket, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper } from '../../protocol';
 import { regions as builtInRegions } from '../../regions';
 import { RegionSpec } from '../../topology/spec';
-import { K8sObject } from '../../local/manifests';
-
-type NatsConnection = Awaited<ReturnType<typeof connect>>;
+import { TestClient } from '../relay/helpers';
 
 /** us-east, singapore and a third region, so two regions can talk while the third is down. */
 export const THREE_REGIONS: RegionSpec[] = [
@@ -20,68 +18,70 @@ export const THREE_REGIONS: RegionSpec[] = [
   },
 ];
 
-/**
- * The form that does not deadlock (the contract with issue 8): NATS startup and readiness probes
- * that skip the meta-leader check, and a gateway Service publishing not-ready addresses. Used only
- * to give the deadlock test a history in which one JetStream meta group spans the regions.
- */
-export function withoutMetaLeaderDependency(objects: K8sObject[]): K8sObject[] {
-  const lenient = (p: any) => (p?.httpGet ? { ...p, httpGet: { ...p.httpGet, path: '/healthz?js-enabled-only=true' } } : p); // eslint-disable-line @typescript-eslint/no-explicit-any
-  return objects.map((o) => {
-    if (o.kind === 'Service' && o.spec?.type === 'NodePort') return { ...o, spec: { ...o.spec, publishNotReadyAddresses: true } };
-    if (o.kind !== 'StatefulSet') return o;
-    const podSpec = o.spec.template.spec;
-    const containers = podSpec.containers.map((c: any) => // eslint-disable-line @typescript-eslint/no-explicit-any
-      c.name === 'nats' ? { ...c, startupProbe: lenient(c.startupProbe), readinessProbe: lenient(c.readinessProbe) } : c);
-    return { ...o, spec: { ...o.spec, template: { ...o.spec.template, spec: { ...podSpec, containers } } } };
-  });
-}
-
-/** A call's media: numbered frames published in one region, counted in another, both through client Services. */
+/** A call's media: numbered frames from a sender on relay `fromUrl` to a receiver on relay `toUrl`. */
 export class Call {
   readonly received = new Set<number>();
   private sent = 0;
   private timer?: NodeJS.Timeout;
+  private seen = 0;
 
-  private constructor(private readonly pub: NatsConnection, private readonly sub: NatsConnection, private readonly subject: string) {}
+  private constructor(private readonly sender: TestClient, private readonly receiver: TestClient, private readonly user: string) {}
 
-  static async open(fromUrl: string, toUrl: string, subject: string): Promise<Call> {
-    const opts = { reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 };
-    const sub = await connect({ servers: toUrl, ...opts });
-    const pub = await connect({ servers: fromUrl, ...opts });
-    const call = new Call(pub, sub, subject);
-    sub.subscribe(subject, {
-      callback: (_e, m) => {
-        call.received.add(Buffer.from(m.data).readUInt32BE(0));
-      },
-    });
-    await sub.flush();
-    return call;
+  /** `fromUrl`, `toUrl`: ws:// URLs of relays; `room` is unique per call. */
+  static async open(fromUrl: string, toUrl: string, room: string): Promise<Call> {
+    const receiver = await TestClient.open(`${toUrl}/lobby/rx-${room}/${room}`);
+    const sender = await TestClient.open(`${fromUrl}/lobby/tx-${room}/${room}`);
+    return new Call(sender, receiver, `tx-${room}`);
   }
 
-  /** Publishes one frame every `everyMs`. */
+  /** Sends one frame every `everyMs`. */
   start(everyMs = 20): void {
     this.timer = setInterval(() => {
-      const b = Buffer.alloc(4);
-      b.writeUInt32BE(this.sent++);
-      this.pub.publish(this.subject, b);
+      const data = Buffer.alloc(4);
+      data.writeUInt32BE(this.sent++);
+      this.sender.send(encodePacketWrapper({ packetType: PacketType.MEDIA, userId: this.user, data: encodeMediaPacket({ mediaType: MediaType.AUDIO, data }) }));
+      this.collect();
     }, everyMs);
+  }
+
+  private collect(): void {
+    const frames = this.receiver.frames;
+    for (; this.seen < frames.length; this.seen++) {
+      try {
+        const pw = decodePacketWrapper(frames[this.seen]);
+        if (pw.packetType !== PacketType.MEDIA) continue;
+        const media = decodeMediaPacket(pw.data);
+        if (media.data.length === 4) this.received.add(Buffer.from(media.data).readUInt32BE(0));
+      } catch {
+        // not one of ours
+      }
+    }
   }
 
   get sentCount(): number {
     return this.sent;
   }
 
-  /** Frames with number ≥ from that arrived. */
+  /** Frames numbered ≥ from that arrived. */
   receivedSince(from: number): number {
+    this.collect();
     let n = 0;
     for (const k of this.received) if (k >= from) n++;
     return n;
   }
 
+  /** Frames numbered in [from, to) that never arrived. */
+  missing(from: number, to: number): number[] {
+    this.collect();
+    const out: number[] = [];
+    for (let k = from; k < to; k++) if (!this.received.has(k)) out.push(k);
+    return out;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await Promise.all([this.pub.close(), this.sub.close()]);
+    this.sender.terminate();
+    this.receiver.terminate();
   }
 }
 

@@ -109,6 +109,31 @@ describe('npm run local', () => {
     await nearby.waitForSelector('tr[data-relay="us-east-relay-0"] button:text("stop")', { timeout: 30_000 });
   });
 
+  it('shows pods Ready and gateway links, and black-holes and heals a link from its buttons', async () => {
+    browser ??= await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${pageUrl}?room=faults&user=carol`);
+    const cluster = page.locator('#cluster');
+    const shows = async (text: string | RegExp, timeout = 15_000) => {
+      const deadline = Date.now() + timeout;
+      for (;;) {
+        const now = (await cluster.textContent()) ?? '';
+        if (typeof text === 'string' ? now.includes(text) : text.test(now)) return now;
+        if (Date.now() > deadline) throw new Error(`the page never showed ${text}:\n${now}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const ready = await shows('singapore → us-east: up');
+    expect(ready).toContain('us-east: nats-0 Ready, nats-1 Ready, nats-2 Ready');
+    expect(ready).toContain('us-east → singapore: up');
+    await page.locator('button', { hasText: 'black-hole us-east↔singapore' }).click();
+    await shows('us-east ↔ singapore partitioned (blackhole)', 5_000);
+    // The gateway keepalive in the generated nats.conf reports the silent link down within 10 s.
+    await shows(/us-east → singapore: DOWN|singapore → us-east: DOWN/, 12_000);
+    await page.locator('button', { hasText: 'heal us-east↔singapore' }).click();
+    await shows(/us-east → singapore: up\nsingapore → us-east: up$/, 15_000);
+  });
+
   it('stops every process it started on Ctrl-C', async () => {
     const pids = (await (await fetch(`${pageUrl}api/pids`)).json()) as number[];
     expect(pids.length).toBe(7); // 5 NATS servers + 2 relays

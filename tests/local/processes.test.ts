@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { freePort, httpOk, startProcess, waitUntilReady } from '../../local/processes';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, httpOk, ownedTempDir, startProcess, waitUntilReady } from '../../local/processes';
 
 describe('freePort', () => {
   it('hands out distinct, bindable ports below the kernel ephemeral range', async () => {
@@ -45,6 +48,25 @@ describe('waitUntilReady', () => {
       await expect(waitUntilReady(proc, async () => false, 300, 'never')).rejects.toThrow(/timed out after 300 ms: server: never not seen:\nup/);
     } finally {
       await proc.stop();
+    }
+  });
+});
+
+describe('ownedTempDir', () => {
+  it('removes directories of its prefix left by a dead owner, keeps a live owner\'s, and marks its own', () => {
+    const prefix = `vcg-owned-test-${process.pid}-`;
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid!;
+    const stale = mkdtempSync(join(tmpdir(), prefix));
+    writeFileSync(join(stale, '.owner-pid'), String(deadPid));
+    const live = mkdtempSync(join(tmpdir(), prefix));
+    writeFileSync(join(live, '.owner-pid'), String(process.pid));
+    const mine = ownedTempDir(prefix);
+    try {
+      expect(existsSync(stale)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+      expect(readFileSync(join(mine, '.owner-pid'), 'utf8')).toBe(String(process.pid));
+    } finally {
+      for (const d of [stale, live, mine]) rmSync(d, { recursive: true, force: true });
     }
   });
 });

@@ -2,7 +2,9 @@
 // bootstrap in deploy order, a region back after a full outage, partitions that stay inside their
 // link. These need the manifests of issue 8 (probes that skip the JetStream meta-leader check, a
 // gateway Service publishing not-ready addresses); with the deadlocking form they fail.
+import { RelayProcess, startRelay } from '../support/relay';
 import { SuperCluster, TEST_TIME_SCALE, startSuperCluster } from '../support/supercluster';
+import { TestClient, closeAllClients } from '../relay/helpers';
 import { Call, THREE_REGIONS, until } from './emulation-helpers';
 
 jest.setTimeout(180_000);
@@ -10,14 +12,18 @@ jest.setTimeout(180_000);
 describe('the super-cluster from the generated manifests, under faults', () => {
   let cluster: SuperCluster | undefined;
   const calls: Call[] = [];
+  /** One relay per region on its NATS client Service, as the relay manifest's NATS_URL says. */
+  const relays: Record<string, RelayProcess> = {};
 
   afterAll(async () => {
     await Promise.all(calls.map((c) => c.close()));
+    closeAllClients();
+    await Promise.all(Object.values(relays).map((r) => r.stop()));
     await cluster?.stop();
   });
 
-  const call = async (from: string, to: string, subject: string) => {
-    const c = await Call.open(cluster!.serviceUrls[from], cluster!.serviceUrls[to], subject);
+  const call = async (from: string, to: string, room: string) => {
+    const c = await Call.open(relays[from].url, relays[to].url, room);
     calls.push(c);
     c.start();
     return c;
@@ -30,11 +36,14 @@ describe('the super-cluster from the generated manifests, under faults', () => {
     expect(Date.now() - t0).toBeLessThan(60_000);
     expect(cluster.pods().every((p) => p.ready)).toBe(true);
     expect((await cluster.gatewayLinks()).filter((l) => !l.up)).toEqual([]);
+    for (const region of ['us-east', 'singapore']) {
+      relays[region] = await startRelay({ natsUrl: cluster.serviceUrls[region], region, serverId: `${region}-relay-0` });
+    }
   });
 
   it('brings a region back within 30 s of a full outage while the others stay Ready and their calls go on', async () => {
-    const local = await call('us-east', 'us-east', 'room.outage.local');
-    const cross = await call('us-east', 'singapore', 'room.outage.cross');
+    const local = await call('us-east', 'us-east', 'outage-local');
+    const cross = await call('us-east', 'singapore', 'outage-cross');
     await until(() => local.received.size > 0 && cross.received.size > 0, 10_000, 'both calls flowing');
     await cluster!.stopRegion('eu-central', 'kill');
     const marks = [local.sentCount, cross.sentCount];
@@ -50,9 +59,9 @@ describe('the super-cluster from the generated manifests, under faults', () => {
   });
 
   it('reports a silently partitioned gateway link down within 10 s, keeps calls inside each region whole, and resumes cross-region media within 2 s of the heal', async () => {
-    const usLocal = await call('us-east', 'us-east', 'room.partition.us');
-    const sgLocal = await call('singapore', 'singapore', 'room.partition.sg');
-    const cross = await call('us-east', 'singapore', 'room.partition.cross');
+    const usLocal = await call('us-east', 'us-east', 'partition-us');
+    const sgLocal = await call('singapore', 'singapore', 'partition-sg');
+    const cross = await call('us-east', 'singapore', 'partition-cross');
     await until(() => usLocal.received.size > 0 && sgLocal.received.size > 0 && cross.received.size > 0, 10_000, 'calls flowing');
     const marks = [usLocal.sentCount, sgLocal.sentCount];
 
@@ -66,7 +75,7 @@ describe('the super-cluster from the generated manifests, under faults', () => {
     cluster!.heal('us-east', 'singapore');
     const resumedMs = await until(() => cross.receivedSince(crossMark) > 0, 2_000, 'cross-region media after the heal');
     expect(resumedMs).toBeLessThan(2_000);
-    await until(() => usLocal.receivedSince(marks[0]) >= ends[0] - marks[0] && sgLocal.receivedSince(marks[1]) >= ends[1] - marks[1], 5_000, 'every in-region frame of the partition');
+    await until(() => usLocal.missing(marks[0], ends[0]).length === 0 && sgLocal.missing(marks[1], ends[1]).length === 0, 5_000, 'every in-region frame sent during the partition');
   });
 
   it('resets a partitioned link loudly, and heals it', async () => {
@@ -74,6 +83,18 @@ describe('the super-cluster from the generated manifests, under faults', () => {
     await until(async () => !(await linkUp('us-east', 'eu-central')), 5_000, 'the reset link down');
     cluster!.heal('us-east', 'eu-central');
     await until(() => linkUp('us-east', 'eu-central'), 10_000, 'the link back');
+  });
+
+  it('tells a relay\'s clients to fail over on SIGTERM (1001), and drops them on SIGKILL', async () => {
+    const extra: RelayProcess[] = [];
+    for (const id of ['drained', 'killed']) extra.push(await startRelay({ natsUrl: cluster!.serviceUrls['us-east'], region: 'us-east', serverId: `us-east-${id}` }));
+    const [drained, killed] = extra;
+    const a = await TestClient.open(`${drained.url}/lobby/dora/fault-relay`);
+    const b = await TestClient.open(`${killed.url}/lobby/eli/fault-relay`);
+    await drained.stop();
+    killed.kill('SIGKILL');
+    expect((await a.closed).code).toBe(1001);
+    expect((await b.closed).code).toBe(1006);
   });
 
   it('restarts a hung (SIGSTOPped) server through its liveness probe', async () => {

@@ -1,11 +1,7 @@
 // A real nats-server on 127.0.0.1 with its own temp dir and free ports, for integration tests.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { NATS_MAX_PAYLOAD } from '../../topology/constants';
-import { NATS_SERVER_BIN } from '../../local/nats-server';
-import { freePort } from './ports';
-import { ManagedProcess, spawnProcess, waitForHttp } from './processes';
+import { prepareStandaloneNats, runStandaloneNats } from '../../local/nats-server';
+import { ManagedProcess, testProcesses } from './processes';
 
 export interface NatsServerOptions {
   /** server_name; defaults to a unique one. */
@@ -37,27 +33,21 @@ export interface NatsServer {
 let counter = 0;
 
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
-  const port = opts.port ?? (await freePort());
-  const monitorPort = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcg-nats-'));
   const name = opts.name ?? `test-${process.pid}-${++counter}`;
-  const configPath = path.join(dir, 'nats.conf');
-  const lines = [
-    `server_name: "${name}"`,
-    `listen: "127.0.0.1:${port}"`,
-    `http: "127.0.0.1:${monitorPort}"`,
-    // Frames up to the protocol's limit must fit in one NATS message.
-    `max_payload: ${NATS_MAX_PAYLOAD}`,
-    opts.config ?? '',
-  ];
-  fs.writeFileSync(configPath, lines.join('\n') + '\n');
+  const files = await prepareStandaloneNats({ name, port: opts.port, config: opts.config });
+  const { port, monitorPort, dir, configPath } = files;
+  testProcesses.ownDir(dir);
 
   let current: ManagedProcess;
   const launch = async () => {
-    current = spawnProcess(NATS_SERVER_BIN, ['-c', configPath, ...(opts.args ?? [])], { name: `nats-server ${name}` });
-    await current.waitUntil((signal) => waitForHttp(`http://127.0.0.1:${monitorPort}/healthz`, { timeoutMs: 15_000, signal }));
+    current = testProcesses.add(await runStandaloneNats(files, opts.args ?? []));
   };
-  await launch();
+  try {
+    await launch();
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
 
   let removed = false;
   return {

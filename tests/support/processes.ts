@@ -1,9 +1,9 @@
-// What the integration tests add to local/processes.ts's ManagedProcess: a registry so every
-// process a test file started is stopped in afterAll even when the test failed, and readiness
-// waits by TCP or HTTP.
+// What the integration tests add to local/processes.ts's ManagedProcess: one ProcessGroup per test
+// file, stopped by tests/support/cleanup.ts (jest.config.js setupFilesAfterEnv) after the file's
+// tests, and readiness waits by TCP or HTTP.
 import http from 'node:http';
 import net from 'node:net';
-import { ManagedProcess, type ExitInfo } from '../../local/processes';
+import { ManagedProcess, ProcessGroup, type ExitInfo } from '../../local/processes';
 
 export { ManagedProcess, type ExitInfo };
 
@@ -15,46 +15,24 @@ export interface SpawnOptions {
   cwd?: string;
 }
 
-const registry = new Set<ManagedProcess>();
+/** This test file's processes (Jest loads modules once per test file). */
+export const testProcesses = new ProcessGroup();
 
-/** Starts a process that is stopped in this test file's afterAll, whatever the test did. */
+/** Starts a process that tests/support/cleanup.ts stops after this test file, whatever the test did. */
 export function spawnProcess(command: string, args: readonly string[], options: SpawnOptions = {}): ManagedProcess {
   const env = options.env === undefined ? {} : { env: options.env, inheritEnv: false };
-  const p = new ManagedProcess(options.name ?? command, command, args, { ...env, cwd: options.cwd });
-  registry.add(p);
-  void p.exited.then(() => registry.delete(p));
-  return p;
+  return testProcesses.add(new ManagedProcess(options.name ?? command, command, args, { ...env, cwd: options.cwd }));
 }
 
 /** Every process started by this module that is still running. */
 export function runningProcesses(): ManagedProcess[] {
-  return [...registry];
+  return testProcesses.running();
 }
 
-/** Stops every process started in this test file; called by afterAll automatically. */
+/** Stops every process started in this test file (tests/support/cleanup.ts calls it in afterAll). */
 export async function stopAllProcesses(timeoutMs = 5_000): Promise<void> {
-  await Promise.all([...registry].map((p) => p.stop(timeoutMs)));
+  await testProcesses.stopAll(timeoutMs);
 }
-
-// Jest loads modules once per test file, so this hooks each file that imports the module.
-// Outside a test collection phase afterAll is absent or throws; the exit hook still applies.
-try {
-  if (typeof afterAll === 'function') afterAll(() => stopAllProcesses(), 30_000);
-} catch {
-  // imported lazily inside a test: callers must use stopAllProcesses themselves
-}
-// Last resort if the worker exits with children alive: one hook per process (Jest reloads this
-// module for every test file in the same worker), over every file's registry.
-const EXIT_HOOK = Symbol.for('videocall-global.tests.processes.exit-hook');
-const hooked = globalThis as unknown as Record<symbol, Set<Set<ManagedProcess>> | undefined>;
-if (hooked[EXIT_HOOK] === undefined) {
-  const registries = new Set<Set<ManagedProcess>>();
-  hooked[EXIT_HOOK] = registries;
-  process.once('exit', () => {
-    for (const r of registries) for (const p of r) p.kill('SIGKILL');
-  });
-}
-hooked[EXIT_HOOK]!.add(registry);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,8 +1,8 @@
 // The real relay (relay/main.ts) as a child process on a free 127.0.0.1 port.
 import path from 'node:path';
-import { relayCommand } from '../../local/relays';
+import { launchRelay } from '../../local/relays';
 import { freePort } from './ports';
-import { ExitInfo, ManagedProcess, spawnProcess, waitForHttp } from './processes';
+import { ExitInfo, ManagedProcess, testProcesses, waitForHttp } from './processes';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -35,17 +35,9 @@ let counter = 0;
 export async function startRelay(opts: RelayOptions): Promise<RelayProcess> {
   const port = await freePort();
   const serverId = opts.serverId ?? `relay-test-${process.pid}-${++counter}`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    NATS_URL: opts.natsUrl,
-    REGION: opts.region ?? 'local',
-    SERVER_ID: serverId,
-    ...opts.env,
-  };
-  const [command, args] = relayCommand();
-  const child = spawnProcess(command, args, { name: `relay ${serverId}`, env, cwd: ROOT });
+  const child = testProcesses.add(
+    launchRelay(`relay ${serverId}`, { port, natsUrl: opts.natsUrl, region: opts.region ?? 'local', serverId, env: opts.env, cwd: ROOT }),
+  );
   const httpUrl = `http://127.0.0.1:${port}`;
   await child.waitUntil((signal) => waitForHttp(`${httpUrl}/${opts.waitReady === false ? 'healthz' : 'readyz'}`, { timeoutMs: 20_000, signal }));
   return {

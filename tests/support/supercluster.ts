@@ -4,6 +4,7 @@ import { regions as builtInRegions } from '../../regions';
 import { LoopbackSuperCluster, LoopbackSuperClusterOptions, startLoopbackSuperCluster } from '../../local/nats-supercluster';
 import { RegionSpec } from '../../topology/spec';
 import { buildTopology } from '../../topology/topology';
+import { testProcesses } from './processes';
 
 export type SuperCluster = LoopbackSuperCluster;
 
@@ -17,5 +18,6 @@ export async function startSuperCluster(
   regions: readonly RegionSpec[] = builtInRegions,
   options: Partial<Omit<LoopbackSuperClusterOptions, 'topology'>> = {},
 ): Promise<SuperCluster> {
-  return startLoopbackSuperCluster({ timeScale: TEST_TIME_SCALE, deployOrder: 'parallel', ...options, topology: buildTopology(regions) });
+  // Joining the test file's group: tests/support/cleanup.ts kills them if the file is interrupted.
+  return startLoopbackSuperCluster({ timeScale: TEST_TIME_SCALE, deployOrder: 'parallel', group: testProcesses, ...options, topology: buildTopology(regions) });
 }
