@@ -5,6 +5,7 @@ import { RegionSpec } from '../topology/spec';
 import { ServerEntry, Topology, buildTopology } from '../topology/topology';
 import { LoopbackSuperCluster, startLoopbackSuperCluster } from './nats-supercluster';
 import { LocalRelay } from './relays';
+import { LOCAL_RELAY_IMAGE } from './manifests';
 
 /** Measured between DigitalOcean NYC1 and SGP1 over VPC peering. */
 export const DEFAULT_INTER_REGION_RTT_MS = 234;
@@ -43,7 +44,7 @@ export interface LocalDeployment {
 }
 
 export async function startLocalDeployment(options: LocalDeploymentOptions): Promise<LocalDeployment> {
-  const topology = buildTopology(options.regions);
+  const topology = buildTopology(options.regions, { relayImage: LOCAL_RELAY_IMAGE });
   const log = options.log ?? (() => undefined);
   const interRegionRttMs = options.interRegionRttMs ?? DEFAULT_INTER_REGION_RTT_MS;
   const relaysPerRegion = options.relaysPerRegion ?? 1;

@@ -56,6 +56,12 @@ export interface NatsWorkload {
   readonly services: readonly ServiceSpec[];
 }
 
+/**
+ * The relays run here from source (local/relays.ts), not from an image, but the relay manifests
+ * need an image name to be synthesized at all (synth has no default: nobody publishes one).
+ */
+export const LOCAL_RELAY_IMAGE = 'videocall-global/relay:local';
+
 /** Every object of `region`'s manifests, in the file order `kubectl apply -f dir/` uses. */
 export function regionManifests(topology: Topology, region: string): K8sObject[] {
   const app = new App({ outdir: '/nonexistent-never-written' });

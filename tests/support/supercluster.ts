@@ -4,6 +4,7 @@ import { regions as builtInRegions } from '../../regions';
 import { LoopbackSuperCluster, LoopbackSuperClusterOptions, startLoopbackSuperCluster } from '../../local/nats-supercluster';
 import { RegionSpec } from '../../topology/spec';
 import { buildTopology } from '../../topology/topology';
+import { LOCAL_RELAY_IMAGE } from '../../local/manifests';
 import { testProcesses } from './processes';
 
 export type SuperCluster = LoopbackSuperCluster;
@@ -19,5 +20,5 @@ export async function startSuperCluster(
   options: Partial<Omit<LoopbackSuperClusterOptions, 'topology'>> = {},
 ): Promise<SuperCluster> {
   // Joining the test file's group: tests/support/cleanup.ts kills them if the file is interrupted.
-  return startLoopbackSuperCluster({ timeScale: TEST_TIME_SCALE, deployOrder: 'parallel', group: testProcesses, ...options, topology: buildTopology(regions) });
+  return startLoopbackSuperCluster({ timeScale: TEST_TIME_SCALE, deployOrder: 'parallel', group: testProcesses, ...options, topology: buildTopology(regions, { relayImage: LOCAL_RELAY_IMAGE }) });
 }
