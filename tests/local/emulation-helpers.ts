@@ -12,9 +12,10 @@ export const THREE_REGIONS: RegionSpec[] = [
     name: 'eu-central',
     slug: 'fra1',
     vpcCidr: '10.120.0.0/16',
-    nodePool: { size: 's-2vcpu-4gb', count: 1 },
+    // A small region that still passes synth's capacity check: one node, at most two relays.
+    nodePool: { size: 's-4vcpu-8gb', count: 1 },
     nats: { replicas: 1, jetstreamStorage: '3Gi', gatewayEndpoints: ['10.120.0.2:30722'] },
-    relay: { hosts: ['eu-central.relay.videocall.example'] },
+    relay: { hosts: ['eu-central.relay.videocall.example'], minReplicas: 1, maxReplicas: 2 },
   },
 ];
 

@@ -71,7 +71,8 @@ describe('relay Deployment', () => {
       requests: { cpu: RELAY_SIZING.cpuRequest, memory: RELAY_SIZING.memoryRequest },
       limits: { memory: RELAY_SIZING.memoryLimit },
     });
-    expect(RELAY_SIZING).toEqual({ cpuRequest: '250m', memoryRequest: '256Mi', memoryLimit: '512Mi', targetCpuUtilizationPercent: 70 });
+    // The values themselves derive from the measured capacity (tests/bench/relay-sizing.test.ts).
+    expect(RELAY_SIZING.cpuRequest).toBe('1000m');
   });
 
   test('leaves ALLOW_PATH_LOBBY unset by default (with a JWT secret the relay then closes /lobby/{user}/{room}); sets it only when the region allows it', () => {

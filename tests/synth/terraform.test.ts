@@ -44,7 +44,7 @@ describe('Terraform stack', () => {
     expect(json).toHaveResourceWithProperties(KubernetesCluster, {
       name: 'videocall-us-east-k8s',
       region: 'nyc1',
-      node_pool: expect.objectContaining({ size: 's-2vcpu-4gb', node_count: 2, auto_scale: true, min_nodes: 2, max_nodes: 4 }),
+      node_pool: expect.objectContaining({ size: 's-4vcpu-8gb', node_count: 2, auto_scale: true, min_nodes: 2, max_nodes: 4 }),
     });
     const vpcs = byType(parsed, 'digitalocean_vpc');
     for (const cluster of Object.values(byType(parsed, 'digitalocean_kubernetes_cluster'))) {

@@ -48,7 +48,7 @@ describe('derived topology', () => {
   it('gives each region the other regions\' VPCs as gateway sources and applies defaults', () => {
     const t = buildTopology(threeRegions);
     expect(t.regions[0].peerVpcCidrs).toEqual(['10.110.0.0/16', '10.120.0.0/16']);
-    expect(t.regions[0].nodePool).toEqual({ size: 's-2vcpu-4gb', count: 2, autoScale: { minNodes: 2, maxNodes: 4 } });
+    expect(t.regions[0].nodePool).toEqual({ size: 's-4vcpu-8gb', count: 2, autoScale: { minNodes: 2, maxNodes: 4 } });
     expect(t.regions[0].nodeSelector).toEqual({ 'topology.kubernetes.io/region': 'nyc1' });
     expect(t.regions[0].nats.jetstreamStorageBytes).toBe(5 * 2 ** 30);
     expect(t.regions[1].nats.gatewayNodePort).toBe(30722);
@@ -56,11 +56,11 @@ describe('derived topology', () => {
 
   it('keeps autoscaling bounds when both are given', () => {
     const t = buildTopology([withRegion(usEast, { nodePool: { minNodes: 2, maxNodes: 5 } })]);
-    expect(t.regions[0].nodePool).toEqual({ size: 's-2vcpu-4gb', count: 2, autoScale: { minNodes: 2, maxNodes: 5 } });
+    expect(t.regions[0].nodePool).toEqual({ size: 's-4vcpu-8gb', count: 2, autoScale: { minNodes: 2, maxNodes: 5 } });
   });
 
   it('autoscales a region that sets no pool, and not one that sets a fixed count', () => {
-    expect(buildTopology([frankfurt]).regions[0].nodePool).toEqual({ size: 's-2vcpu-4gb', count: 2, autoScale: { minNodes: 2, maxNodes: 4 } });
+    expect(buildTopology([frankfurt]).regions[0].nodePool).toEqual({ size: 's-4vcpu-8gb', count: 2, autoScale: { minNodes: 2, maxNodes: 4 } });
     const fixed = withRegion(frankfurt, { nodePool: { size: 's-8vcpu-16gb', count: 2 } });
     expect(buildTopology([fixed]).regions[0].nodePool).toEqual({ size: 's-8vcpu-16gb', count: 2 });
   });
@@ -157,7 +157,7 @@ describe('bad topologies stop with a message naming region, field and value', ()
     ['a node size of unknown capacity', [withRegion(usEast, { nodePool: { size: 'so-64vcpu-512gb', minNodes: 2, maxNodes: 4 } })],
       'region "us-east": nodePool.size has no known allocatable resources (known: s-1vcpu-2gb, s-2vcpu-2gb, s-2vcpu-4gb, s-4vcpu-8gb, s-8vcpu-16gb, c-2, c-4, c-8, g-2vcpu-8gb, g-4vcpu-16gb, g-8vcpu-32gb) (got "so-64vcpu-512gb")'],
     ['one s-2vcpu-4gb node for everything', [withRegion(usEast, { nodePool: { size: 's-2vcpu-4gb', count: 1, minNodes: undefined, maxNodes: undefined } })],
-      'region "us-east": nodePool cannot schedule the region: it requests 4250m CPU and 5.2 GiB with 10 relays (relay.maxReplicas), 3 NATS servers and the system pods, but 1 × s-2vcpu-4gb can allocate 1900m CPU and 2.5 GiB; use a larger size, more nodes (or autoscaling maxNodes) or fewer relays (got {"size":"s-2vcpu-4gb","nodes":1})'],
+      'region "us-east": nodePool cannot schedule the region: it requests 11750m CPU and 5.2 GiB with 10 relays (relay.maxReplicas), 3 NATS servers and the system pods, but 1 × s-2vcpu-4gb can allocate 1900m CPU and 2.5 GiB; use a larger size, more nodes (or autoscaling maxNodes) or fewer relays (got {"size":"s-2vcpu-4gb","nodes":1})'],
     ['zero replicas', [withRegion(usEast, { nats: { replicas: 0 } })],
       'region "us-east": nats.replicas must be an integer ≥ 1 (got 0)'],
     ['unparseable size', [withRegion(usEast, { nats: { jetstreamStorage: '5 gigs' } })],
