@@ -250,12 +250,17 @@ export async function startLoopbackSuperCluster(options: LoopbackSuperClusterOpt
     regions.find((r) => r.pods.some((p) => p?.status.pid === pid))?.name;
   const allPids = () => regions.flatMap((r) => r.pods.flatMap((p) => (p?.status.pid ? [p.status.pid] : [])));
 
-  const stopAll = async () => {
-    await Promise.all(regions.map((r) => r.deleteAll('graceful')));
-    await Promise.all(regions.flatMap((r) => [...r.services.values()].map((s) => s.proxy.close())));
-    if (options.group) options.group.removeDir(workDir);
-    else rmSync(workDir, { recursive: true, force: true });
-  };
+  // Once, whoever calls it first: the owner's stop(), or its process group's stopAll (which must
+  // not kill the pods while the kubelets still run, or they would restart them).
+  let stopped: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopped ??= (async () => {
+      await Promise.all(regions.map((r) => r.deleteAll('graceful')));
+      await Promise.all(regions.flatMap((r) => [...r.services.values()].map((s) => s.proxy.close())));
+      if (options.group) options.group.removeDir(workDir);
+      else rmSync(workDir, { recursive: true, force: true });
+    })());
+  options.group?.addController(stopAll);
 
   const plans: LoopbackRegionPlan[] = [];
   try {

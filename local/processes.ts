@@ -207,6 +207,15 @@ export class ProcessGroup {
   private readonly members = new Set<ManagedProcess>();
   private readonly pids: number[] = [];
   private readonly dirs = new Set<string>();
+  private readonly controllers = new Set<() => Promise<void>>();
+
+  /**
+   * Something that starts members on its own (the emulated kubelet restarts a pod whose process
+   * exits): stopAll stops it first, so no member is restarted while the group is being stopped.
+   */
+  addController(stop: () => Promise<void>): void {
+    this.controllers.add(stop);
+  }
 
   /** A directory the members write in, removed after they are stopped (also by killAllNow). */
   ownDir(dir: string): string {
@@ -238,8 +247,11 @@ export class ProcessGroup {
     return [...this.pids];
   }
 
-  /** SIGTERM to every member, SIGKILL after `timeoutMs`. */
+  /** Stops the controllers, then SIGTERM to every member, SIGKILL after `timeoutMs`. */
   async stopAll(timeoutMs = 5_000): Promise<void> {
+    const controllers = [...this.controllers];
+    this.controllers.clear();
+    await Promise.all(controllers.map((stop) => stop()));
     await Promise.all([...this.members].map((p) => p.stop(timeoutMs)));
     for (const d of [...this.dirs]) this.removeDir(d);
   }

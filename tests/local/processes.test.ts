@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, httpOk, ownedTempDir, startProcess, waitUntilReady } from '../../local/processes';
+import { ProcessGroup, freePort, httpOk, ownedTempDir, startProcess, waitUntilReady } from '../../local/processes';
 
 describe('freePort', () => {
   it('hands out distinct, bindable ports below the kernel ephemeral range', async () => {
@@ -68,5 +68,30 @@ describe('ownedTempDir', () => {
     } finally {
       for (const d of [stale, live, mine]) rmSync(d, { recursive: true, force: true });
     }
+  });
+});
+
+describe('ProcessGroup', () => {
+  test('stops its controllers before its members, so nothing is restarted while it stops', async () => {
+    const group = new ProcessGroup();
+    let stopped = false;
+    const restarted: number[] = [];
+    // A controller like the emulated kubelet: it restarts its member whenever it exits.
+    const supervise = (): void => {
+      const p = group.add(startProcess('sleeper', 'sleep', ['30']));
+      void p.exited.then(() => {
+        if (stopped) return;
+        restarted.push(p.pid ?? -1);
+        supervise();
+      });
+    };
+    supervise();
+    group.addController(async () => {
+      stopped = true;
+    });
+    await group.stopAll(2_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(restarted).toEqual([]);
+    expect(group.running()).toEqual([]);
   });
 });
