@@ -5,13 +5,15 @@
  * Measured by `npm run bench` (BENCHMARKS.md, section Capacity; bench/results/capacity.json): the
  * participants of a real call (audio 50/s, video 30 fps with a 40 KB keyframe every 2 s, heartbeats,
  * RTT probes) that one core of our relay carries, by room size, from the relay's own CPU time per
- * delivered frame; and its resident memory under that load. Measured on a shared 2-core machine
- * over loopback, where the relay is also charged its receivers' kernel TCP work: the figures err low.
+ * delivered frame; and its resident memory under that load. Measured on a 2-core machine with the
+ * relay pinned to one core and the load generators on the other, over loopback, where the relay is
+ * also charged its receivers' kernel TCP work: the figures err low. In rooms of 20 and 50 the
+ * generators fell behind before the relay did (projections from a third of a core).
  * Re-measure and replace these values; everything below follows from them.
  */
 export const RELAY_CAPACITY = {
   /** participants per relay core, by participants per room */
-  participantsPerCore: { 2: 383, 5: 241, 20: 152, 50: 61 } as Readonly<Record<2 | 5 | 20 | 50, number>>,
+  participantsPerCore: { 2: 308, 5: 232, 20: 235, 50: 140 } as Readonly<Record<2 | 5 | 20 | 50, number>>,
   /** the room size replicas are planned for (a typical call) */
   planningRoomSize: 5 as const,
   /** relay RSS with no sessions, MiB (bench Memory section: 91.0 MiB) */
@@ -23,7 +25,7 @@ export const RELAY_CAPACITY = {
    */
   rssPerParticipantKiB: 731,
   /** where the figures come from */
-  source: 'BENCHMARKS.md, Capacity (measuring commit 076d629, 2026-11-25)',
+  source: 'BENCHMARKS.md, Capacity (measuring commit 519ed97, 2026-11-25; memory figures from commit 076d629)',
 } as const;
 
 export interface RelaySizing {
