@@ -101,7 +101,7 @@ export const DEFAULT_PORT = 8080;
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
-/** MEMORY_LIMIT_BYTES when unset: the relay manifest's memory limit today (topology/relay-sizing.ts). */
+/** MEMORY_LIMIT_BYTES when unset: the relay manifest's memory limit (topology/relay-sizing.ts; tests/bench/relay-sizing.test.ts holds them equal). */
 export const DEFAULT_MEMORY_LIMIT_BYTES = 512 * MIB;
 
 export interface MemoryBudgets {

@@ -1,4 +1,5 @@
 // The relay's requests and HPA target follow from the measured capacity constant, never stand alone.
+import { DEFAULT_MEMORY_LIMIT_BYTES } from '../../relay/config';
 import { RELAY_CAPACITY, RELAY_SIZING } from '../../topology/relay-sizing';
 
 const mi = (q: string) => {
@@ -20,4 +21,8 @@ test('memory covers the measured baseline plus what the planned participants pin
   expect(mi(RELAY_SIZING.memoryRequest)).toBeGreaterThanOrEqual(needMiB);
   expect(mi(RELAY_SIZING.memoryRequest)).toBeLessThan(needMiB + 64);
   expect(mi(RELAY_SIZING.memoryLimit)).toBeGreaterThan(mi(RELAY_SIZING.memoryRequest));
+});
+
+test('the relay\'s own MEMORY_LIMIT_BYTES fallback is the manifest\'s memory limit (the image cannot import topology/)', () => {
+  expect(DEFAULT_MEMORY_LIMIT_BYTES).toBe(mi(RELAY_SIZING.memoryLimit) * 2 ** 20);
 });
