@@ -11,6 +11,7 @@ import type { MemoryBudgets, RelayConfig } from './config';
 import type { Logger } from './log';
 import { Member, Membership, MembershipAction, PRESENCE_INTERVAL_MS, Presence, parsePresence } from './membership';
 import type { DropReason, RelayMetrics } from './metrics';
+import { FanOutQueue } from './fanout-queue';
 import { NatsLink } from './nats-link';
 import { Room, Rooms } from './rooms';
 import { CloseCode, Session, SessionAction, SessionIdentity, participantFrame } from './session';
@@ -39,6 +40,14 @@ export const PRESENCE_SUBJECT = 'vcg.relay.presence';
 /** Delay of the early presence after a join (membership.ts): joins within it share one. */
 const PRESENCE_SOON_MS = 250;
 
+/** A client frame read in this poll phase, to fan out to the room's other local sessions (fanout-queue.ts). */
+interface QueuedFrame {
+  room: Room<LocalSession>;
+  frame: Uint8Array;
+  media: boolean;
+  sender: LocalSession;
+}
+
 /** Housekeeping (pings, idle and slow sockets, buffer recovery, departures) runs this often. */
 const TICK_MS = 250;
 
@@ -62,6 +71,8 @@ export class RelayServer {
   private boundPort = 0;
   /** Series bumped for every frame, resolved once. */
   private readonly traffic: ReturnType<typeof trafficCounters>;
+  /** Client frames wait here until the poll phase ends, so each receiver's are written together. */
+  private readonly clientFrames = new FanOutQueue<QueuedFrame>((q) => this.fanOutQueued(q), setImmediate);
 
   constructor(
     private readonly config: RelayConfig,
@@ -220,8 +231,9 @@ export class RelayServer {
   /**
    * The borrow rule, in one place: `message` is uWS's buffer, valid only until this handler
    * returns. Session and delivery code read it in place; uWS copies what it sends or buffers for
-   * sockets; the only thing kept past the handler is a NATS publish, and `publishToNats` copies
-   * a frame that still points into the borrowed buffer (stamped frames are already copies).
+   * sockets; the only things kept past the handler are a NATS publish and the local fan-out
+   * (queued until the poll phase ends), and `run` / `publishToNats` copy a frame that still points
+   * into the borrowed buffer (stamped frames are already copies).
    */
   private onMessage(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean): void {
     const local = ws.getUserData().local;
@@ -257,11 +269,15 @@ export class RelayServer {
           this.sendToClient(local.ws, a.frame);
           this.metrics.rttEchoes.inc();
           break;
-        case 'publish':
+        case 'publish': {
           if (a.restamped) this.metrics.restamped.inc();
-          this.publishToNats(a.subject, a.frame);
-          this.fanOut(local.room, a.frame, a.media, local.session.idText, local.ws, now);
+          const others = local.room.sessions.size > 1;
+          // The fan-out happens after this handler: one copy out of the borrowed buffer serves it and NATS.
+          const frame = others && a.frame.buffer === this.borrowed ? copyBytes(a.frame) : a.frame;
+          this.publishToNats(a.subject, frame);
+          if (others) this.clientFrames.push({ room: local.room, frame, media: a.media, sender: local }, frame.byteLength);
           break;
+        }
         case 'announce':
           this.membership.activated(local.session.identity);
           this.publishToNats(a.subject, a.frame);
@@ -435,6 +451,11 @@ export class RelayServer {
     this.traffic.bytesOutClient.inc(receivers * frame.byteLength);
   }
 
+  /** A client frame queued in `clientFrames`; a sender closed meanwhile is no longer subscribed, nor a `ws.publish` target. */
+  private fanOutQueued(q: QueuedFrame): void {
+    this.fanOut(q.room, q.frame, q.media, q.sender.session.idText, q.sender.closed ? undefined : q.sender.ws, Date.now());
+  }
+
   /**
    * Reads the socket's send buffer, keeps the relay-wide total, and moves the session in or out
    * of the media topic as it crosses its bound (with hysteresis). The bound is MAX_BUFFERED_BYTES,
@@ -530,6 +551,7 @@ export class RelayServer {
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
     if (this.presenceTimer !== undefined) clearInterval(this.presenceTimer);
     if (this.presenceSoonTimer !== undefined) clearTimeout(this.presenceSoonTimer);
+    this.clientFrames.flush(); // frames already read still reach the room before the closes
     this.carryOut(this.membership.drainPending());
     const locals = [...this.rooms.values()].flatMap((r) => [...r.sessions.values()]);
     // `end` runs the close handler at once, which announces PARTICIPANT_LEFT while draining.
