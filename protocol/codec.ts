@@ -90,26 +90,51 @@ export function isRttProbe(view: RoutingView): boolean {
 const SESSION_ID_TAG = (PW.sessionId << 3) | WireType.VARINT; // one byte
 
 /**
- * The frame with `sessionId` written into PacketWrapper.session_id: every existing session_id
- * field is dropped and one is appended, everything else is kept byte-for-byte.
+ * PacketWrapper.session_id = `sessionId` as stamped onto frames: its tag byte and varint. A relay
+ * computes it once per session (stampSessionId with a bigint would redo the 64-bit arithmetic on
+ * every frame).
  */
-export function stampSessionId(frame: Uint8Array, view: RoutingView, sessionId: bigint): Uint8Array {
-  // written in place: encoding the id into its own array cost two allocations per relayed frame
+export function sessionIdStamp(sessionId: bigint): Uint8Array {
   const id = varintHalves(sessionId);
+  const out = new Uint8Array(1 + id.length);
+  out[0] = SESSION_ID_TAG;
+  writeVarintHalves(out, 1, id.lo, id.hi);
+  return out;
+}
+
+/**
+ * The frame with `sessionId` (or its precomputed `sessionIdStamp`) written into
+ * PacketWrapper.session_id: every existing session_id field is dropped and one is appended,
+ * everything else is kept byte-for-byte.
+ */
+export function stampSessionId(frame: Uint8Array, view: RoutingView, sessionId: bigint | Uint8Array): Uint8Array {
+  // written in place: encoding the id into its own array cost two allocations per relayed frame
+  const stamp = typeof sessionId === 'bigint' ? undefined : sessionId;
+  const id = stamp === undefined ? varintHalves(sessionId as bigint) : undefined;
   let dropped = 0;
-  for (const [start, end] of view.sessionIdRanges) dropped += end - start;
-  const out = allocBytes(frame.length - dropped + 1 + id.length);
-  let from = 0;
+  const ranges = view.sessionIdRanges;
+  for (let i = 0; i < ranges.length; i++) dropped += ranges[i][1] - ranges[i][0];
+  const out = allocBytes(frame.length - dropped + (stamp !== undefined ? stamp.length : 1 + id!.length));
   let to = 0;
-  for (const [start, end] of view.sessionIdRanges) {
-    out.set(frame.subarray(from, start), to);
-    to += start - from;
-    from = end;
+  if (ranges.length === 0) {
+    out.set(frame);
+    to = frame.length;
+  } else {
+    let from = 0;
+    for (const [start, end] of ranges) {
+      out.set(frame.subarray(from, start), to);
+      to += start - from;
+      from = end;
+    }
+    out.set(frame.subarray(from), to);
+    to += frame.length - from;
   }
-  out.set(frame.subarray(from), to);
-  to += frame.length - from;
-  out[to] = SESSION_ID_TAG;
-  writeVarintHalves(out, to + 1, id.lo, id.hi);
+  if (stamp !== undefined) {
+    out.set(stamp, to);
+  } else {
+    out[to] = SESSION_ID_TAG;
+    writeVarintHalves(out, to + 1, id!.lo, id!.hi);
+  }
   return out;
 }
 

@@ -2,7 +2,7 @@
 // The server (server.ts) carries the actions out on sockets and NATS.
 import {
   CodecError, CONGESTION_DROPS_PER_SECOND, CONGESTION_NOTICE_INTERVAL_MS, MediaType, MeetingEvent, PacketType,
-  SYSTEM_USER_ID, encodeMeetingPacket, encodePacketWrapper, isRttProbe, readRoutingView, stampSessionId, subjects, utf8,
+  SYSTEM_USER_ID, encodeMeetingPacket, encodePacketWrapper, isRttProbe, readRoutingView, sessionIdStamp, stampSessionId, subjects, utf8,
 } from '../protocol';
 import { normaliseUserId } from './admission';
 import type { DropReason } from './metrics';
@@ -91,6 +91,9 @@ export class Session {
   private dropsBySender = new Map<string, { windowStartMs: number; count: number; lastNoticeMs: number }>();
   /** The user id as frames carry it after stamping. */
   private readonly userIdBytes: Uint8Array;
+  /** Per frame, these would be 64-bit BigInt arithmetic: computed once. */
+  readonly ownSubject: string;
+  private readonly stamp: Uint8Array;
 
   constructor(
     readonly identity: SessionIdentity,
@@ -99,16 +102,14 @@ export class Session {
   ) {
     this.idText = identity.id.toString(10);
     this.userIdBytes = utf8.encode(identity.userId);
+    this.ownSubject = subjects.session(identity.room, identity.id);
+    this.stamp = sessionIdStamp(identity.id);
     this.lastInboundMs = nowMs;
     this.lastPingMs = nowMs;
   }
 
   get state(): SessionState {
     return this.stateValue;
-  }
-
-  get ownSubject(): string {
-    return subjects.session(this.identity.room, this.identity.id);
   }
 
   /** SESSION_ASSIGNED then MEETING_STARTED: the first two frames of every session. */
@@ -172,7 +173,7 @@ export class Session {
       return [...actions, { kind: 'drop', reason: 'keyframe_limit' }];
     }
     // Always under the sender's own session id: another one (the existing servers keep it) is replaced.
-    const out = view.sessionId === this.identity.id ? frame : stampSessionId(frame, view, this.identity.id);
+    const out = view.sessionId === this.identity.id ? frame : stampSessionId(frame, view, this.stamp);
     actions.push({ kind: 'publish', subject: this.ownSubject, frame: out, media, restamped: view.sessionId !== 0n && view.sessionId !== this.identity.id });
     return actions;
   }
