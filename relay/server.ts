@@ -4,7 +4,7 @@
 // This file carries their answers out on sockets, topics and subscriptions, within memory budgets.
 import type { Msg } from '@nats-io/transport-node';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from './uws';
-import { MeetingEvent, PacketType, SESSION_ID_STAMP_BYTES, copyBytes, decodeMeetingPacket, decodePacketWrapper, readRoutingView, subjects, utf8 } from '../protocol';
+import { MeetingEvent, PacketType, decodeMeetingPacket, decodePacketWrapper, subjects, utf8 } from '../protocol';
 import { Admission, STATUS_TEXT, admitPath, admitRelayState, admitToken } from './admission';
 import { memoryBudgets } from './config';
 import type { MemoryBudgets, RelayConfig } from './config';
@@ -16,6 +16,14 @@ import { NatsLink } from './nats-link';
 import { Room, Rooms } from './rooms';
 import { CloseCode, Session, SessionAction, SessionIdentity, participantFrame } from './session';
 import type { Uws } from './uws';
+import * as protocol from '../protocol';
+
+// Read for every frame: module constants, not the imports (see the note at the top of protocol/codec.ts).
+const readView = protocol.readRoutingView;
+const copyFrame = protocol.copyBytes;
+const STAMP_BYTES = protocol.SESSION_ID_STAMP_BYTES;
+const CONGESTION_PACKET: number = PacketType.CONGESTION;
+const MEDIA_PACKET: number = PacketType.MEDIA;
 
 /** What the upgrade hands to `open`; `local` is set there and cleared by `close`. */
 interface SocketData {
@@ -248,7 +256,7 @@ export class RelayServer {
     // A frame NATS would refuse (once stamped) could reach this relay's sessions only: it ends the
     // session, as a frame over MAX_FRAME_BYTES does, so local and remote peers see the same.
     const maxPayload = this.link.maxPayload;
-    if (maxPayload !== undefined && message.byteLength + SESSION_ID_STAMP_BYTES > maxPayload) {
+    if (maxPayload !== undefined && message.byteLength + STAMP_BYTES > maxPayload) {
       this.drop('over_nats_max_payload');
       this.run(local, [{ kind: 'close', code: CloseCode.MESSAGE_TOO_BIG, reason: `frame over the NATS server's max_payload (${maxPayload} bytes)` }], now);
       return;
@@ -273,7 +281,7 @@ export class RelayServer {
           if (a.restamped) this.metrics.restamped.inc();
           const others = local.room.sessions.size > 1;
           // The fan-out happens after this handler: one copy out of the borrowed buffer serves it and NATS.
-          const frame = others && a.frame.buffer === this.borrowed ? copyBytes(a.frame) : a.frame;
+          const frame = others && a.frame.buffer === this.borrowed ? copyFrame(a.frame) : a.frame;
           this.publishToNats(a.subject, frame);
           if (others) this.clientFrames.push({ room: local.room, frame, media: a.media, sender: local }, frame.byteLength);
           break;
@@ -390,7 +398,7 @@ export class RelayServer {
     }
     let packetType: number;
     try {
-      const view = readRoutingView(data);
+      const view = readView(data);
       // The subject names the sending session: a frame claiming another one (an existing server
       // keeps whatever id its client put there) is not delivered under that identity.
       if (view.sessionId !== 0n && view.sessionId.toString(10) !== sender) {
@@ -403,8 +411,8 @@ export class RelayServer {
     }
     // With echo off, a frame on a local session's own subject comes from another server; the
     // session itself must not get it back, except CONGESTION, which is addressed to it.
-    const own = packetType === PacketType.CONGESTION ? undefined : room.sessions.get(sender);
-    this.fanOut(room, data, packetType === PacketType.MEDIA, sender, own?.ws, Date.now());
+    const own = packetType === CONGESTION_PACKET ? undefined : room.sessions.get(sender);
+    this.fanOut(room, data, packetType === MEDIA_PACKET, sender, own?.ws, Date.now());
   }
 
   /** Keeps membership in step with the system subject; false for a PARTICIPANT_LEFT to hold back. */
@@ -498,7 +506,7 @@ export class RelayServer {
   /** Every publish goes through here; the link decides whether NATS can take it (else counted). */
   private publishToNats(subject: string, frame: Uint8Array): void {
     // Asked first, so a frame NATS cannot take now is not copied only to be dropped.
-    const refused = this.link.refusal(frame.byteLength) ?? this.link.publish(subject, frame.buffer === this.borrowed ? copyBytes(frame) : frame);
+    const refused = this.link.refusal(frame.byteLength) ?? this.link.publish(subject, frame.buffer === this.borrowed ? copyFrame(frame) : frame);
     if (refused !== undefined) this.drop(refused);
   }
 
