@@ -82,3 +82,22 @@ test('frames read just before their sender\'s socket is closed still reach the r
   await eventually(() => indicesFrom(late, 'r').length === 1, { what: 'a frame after the close' });
   expect(receiver.isClosed).toBeUndefined();
 });
+
+test('a frame is not held for a timer: 100 round trips through the room take far less than 100 housekeeping ticks', async () => {
+  const open = (user: string) => openWelcomed(`${env.relay.url}/lobby/${user}/pingpong`);
+  const a = await open('pa');
+  const b = await open('pb');
+  // b answers each of a's frames with its own; a sends the next when the answer arrives
+  b.ws.on('message', (data: Buffer) => {
+    const pw = decodePacketWrapper(new Uint8Array(data));
+    if (pw.packetType === PacketType.MEDIA && Buffer.from(pw.userId).toString() === 'pa') b.send(mediaFrame('pb', indicesFrom(b, 'pa').length));
+  });
+  const started = Date.now();
+  for (let i = 0; i < 100; i++) {
+    a.send(mediaFrame('pa', i));
+    await eventually(() => indicesFrom(a, 'pb').length === i + 1, { what: `answer #${i}`, intervalMs: 1 });
+  }
+  // held until the relay's 250 ms housekeeping tick, this would take 25 s or more
+  expect(Date.now() - started).toBeLessThan(5_000);
+  expect(indicesFrom(a, 'pb')).toEqual(range(100).map((i) => i + 1));
+}, 20_000);
