@@ -4,15 +4,16 @@
 // Why wait: uWS corks the socket it is reading from while it hands us that read's messages ("We
 // always cork on data", uWebSockets src/WebSocketContext.h), and the cork buffer is one per loop, so
 // no other socket can cork meanwhile (AsyncSocket.h canCork). A topic publish is queued per
-// subscriber and drained corked after the poll phase (App.h's loop post/pre handlers call
-// TopicTree::drain), but a subscriber that reaches 32 queued messages is drained at once
-// (TopicTree.h: "Any one subscriber can be part of at most 32 publishes before it needs a drain"),
-// and during a read that drain cannot cork: one send() per frame. A client's read often carries more
-// than 32 frames (up to 512 KiB, uSockets' LIBUS_RECV_BUFFER_LENGTH), so publishing them from the
-// message handler cost one TCP send per delivered frame. Published from setImmediate instead, which
-// runs in the same loop turn's check phase right after the poll phase (no latency added), no socket
-// is corked, and uWS writes each subscriber's frames through the 16 KiB cork buffer: one send per
-// 16 KiB or per 32 frames.
+// subscriber and drained corked in uWS's loop hooks (App.h: addPreHandler/addPostHandler call
+// TopicTree::drain; uSockets src/eventing/libuv.c runs them as libuv prepare/check callbacks), but a
+// subscriber that reaches 32 queued messages is drained at once (TopicTree.h: "Any one subscriber can
+// be part of at most 32 publishes before it needs a drain"), and during a read that drain cannot
+// cork: one send() per frame. A client's read often carries more than 32 frames (up to 512 KiB,
+// uSockets' LIBUS_RECV_BUFFER_LENGTH), so publishing them from the message handler cost one TCP
+// send per delivered frame. Published from setImmediate instead (the check phase right after the
+// poll phase that read them), no socket is corked, and uWS writes each subscriber's frames through
+// its 16 KiB cork buffer: one send per 16 KiB or per 32 frames. What is left queued in uWS goes out
+// in its next prepare or check hook, before the loop waits for I/O again: no timer, no added turn.
 
 /** Queued bytes above which the queue is fanned out at once (uncoalesced, nothing dropped). */
 export const FANOUT_QUEUE_MAX_BYTES = 1024 * 1024;
