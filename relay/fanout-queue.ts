@@ -14,6 +14,8 @@
 // poll phase that read them), no socket is corked, and uWS writes each subscriber's frames through
 // its 16 KiB cork buffer: one send per 16 KiB or per 32 frames. What is left queued in uWS goes out
 // in its next prepare or check hook, before the loop waits for I/O again: no timer, no added turn.
+// (queueMicrotask would not do: Node runs microtasks when each callback into JavaScript returns, i.e.
+// still inside uWS's read, with that socket corked.)
 
 /** Queued bytes above which the queue is fanned out at once (uncoalesced, nothing dropped). */
 export const FANOUT_QUEUE_MAX_BYTES = 1024 * 1024;
