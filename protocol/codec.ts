@@ -1,7 +1,24 @@
 // Encoders and decoders of the videocall messages (field numbers: ../shared/PROTOCOL.md).
 // Routing reads only packet type, session id and, for MEDIA, the inner media type.
 import { MediaType, MeetingEvent, PacketType } from './packets';
-import { CodecError, FieldReader, allocBytes, WireType, Writer, encodeVarint, expectWireType, fields, fixed64ToDouble, utf8, varintHalves, writeVarintHalves } from './protobuf';
+import * as protobuf from './protobuf';
+import { CodecError, FieldReader, WireType, Writer, encodeVarint, expectWireType, fields, fixed64ToDouble, utf8 } from './protobuf';
+
+// The per-frame functions below (readRoutingView, isRttProbe, stampSessionId) use these module
+// constants instead of the imports: tsx's CommonJS output, which runs the relay in the tests and
+// benchmarks, reads every imported binding through two getters with a megamorphic keyed load on
+// each use, which a CPU profile of the relay put at several per cent of its time. (An esbuild
+// bundle, as in the image, has no such getters; there this changes nothing.)
+const Reader = protobuf.FieldReader;
+const expectWire = protobuf.expectWireType;
+const allocBytes = protobuf.allocBytes;
+const varintHalves = protobuf.varintHalves;
+const writeVarintHalves = protobuf.writeVarintHalves;
+const CodecErrorClass = protobuf.CodecError;
+const VARINT = WireType.VARINT;
+const LEN = WireType.LEN;
+const MEDIA_PACKET: number = PacketType.MEDIA;
+const RTT_MEDIA: number = MediaType.RTT;
 
 /** What the relay needs to route one PacketWrapper, read without copying its payload. */
 export interface RoutingView {
@@ -34,30 +51,30 @@ export function readRoutingView(frame: Uint8Array): RoutingView {
   let data: Uint8Array | undefined;
   const sessionIdRanges: Array<[number, number]> = [];
   let userId: Uint8Array = EMPTY;
-  const f = new FieldReader(frame);
+  const f = new Reader(frame);
   while (f.next()) {
     switch (f.field) {
       case PW.packetType:
-        expectWireType(f, WireType.VARINT, 'PacketWrapper', 'packet_type');
+        expectWire(f, VARINT, 'PacketWrapper', 'packet_type');
         packetType = f.int32();
         break;
       case PW.userId:
-        expectWireType(f, WireType.LEN, 'PacketWrapper', 'user_id');
+        expectWire(f, LEN, 'PacketWrapper', 'user_id');
         userId = f.bytes();
         break;
       case PW.data:
-        expectWireType(f, WireType.LEN, 'PacketWrapper', 'data');
+        expectWire(f, LEN, 'PacketWrapper', 'data');
         data = f.bytes();
         break;
       case PW.sessionId:
-        expectWireType(f, WireType.VARINT, 'PacketWrapper', 'session_id');
+        expectWire(f, VARINT, 'PacketWrapper', 'session_id');
         sessionId = f.int();
         sessionIdRanges.push([f.start, f.end]);
         break;
       default: // unknown fields are kept as they are
     }
   }
-  const media = packetType === PacketType.MEDIA && data !== undefined ? peekMedia(data) : undefined;
+  const media = packetType === MEDIA_PACKET && data !== undefined ? peekMedia(data) : undefined;
   return { packetType, sessionId, mediaType: media?.mediaType, sessionIdRanges, userId, mediaUserId: media?.userId };
 }
 
@@ -66,50 +83,75 @@ function peekMedia(data: Uint8Array): { mediaType: number; userId: Uint8Array } 
   try {
     let mediaType = 0;
     let userId: Uint8Array = EMPTY;
-    const f = new FieldReader(data);
+    const f = new Reader(data);
     while (f.next()) {
       if (f.field === MP.mediaType) {
-        if (f.wireType !== WireType.VARINT) return undefined;
+        if (f.wireType !== VARINT) return undefined;
         mediaType = f.int32();
       } else if (f.field === MP.userId) {
-        if (f.wireType !== WireType.LEN) return undefined;
+        if (f.wireType !== LEN) return undefined;
         userId = f.bytes();
       }
     }
     return { mediaType, userId };
   } catch (e) {
-    if (e instanceof CodecError) return undefined;
+    if (e instanceof CodecErrorClass) return undefined;
     throw e;
   }
 }
 
 export function isRttProbe(view: RoutingView): boolean {
-  return view.packetType === PacketType.MEDIA && view.mediaType === MediaType.RTT;
+  return view.packetType === MEDIA_PACKET && view.mediaType === RTT_MEDIA;
 }
 
 const SESSION_ID_TAG = (PW.sessionId << 3) | WireType.VARINT; // one byte
 
 /**
- * The frame with `sessionId` written into PacketWrapper.session_id: every existing session_id
- * field is dropped and one is appended, everything else is kept byte-for-byte.
+ * PacketWrapper.session_id = `sessionId` as stamped onto frames: its tag byte and varint. A relay
+ * computes it once per session (stampSessionId with a bigint would redo the 64-bit arithmetic on
+ * every frame).
  */
-export function stampSessionId(frame: Uint8Array, view: RoutingView, sessionId: bigint): Uint8Array {
-  // written in place: encoding the id into its own array cost two allocations per relayed frame
+export function sessionIdStamp(sessionId: bigint): Uint8Array {
   const id = varintHalves(sessionId);
+  const out = new Uint8Array(1 + id.length);
+  out[0] = SESSION_ID_TAG;
+  writeVarintHalves(out, 1, id.lo, id.hi);
+  return out;
+}
+
+/**
+ * The frame with `sessionId` (or its precomputed `sessionIdStamp`) written into
+ * PacketWrapper.session_id: every existing session_id field is dropped and one is appended,
+ * everything else is kept byte-for-byte.
+ */
+export function stampSessionId(frame: Uint8Array, view: RoutingView, sessionId: bigint | Uint8Array): Uint8Array {
+  // written in place: encoding the id into its own array cost two allocations per relayed frame
+  const stamp = typeof sessionId === 'bigint' ? undefined : sessionId;
+  const id = stamp === undefined ? varintHalves(sessionId as bigint) : undefined;
   let dropped = 0;
-  for (const [start, end] of view.sessionIdRanges) dropped += end - start;
-  const out = allocBytes(frame.length - dropped + 1 + id.length);
-  let from = 0;
+  const ranges = view.sessionIdRanges;
+  for (let i = 0; i < ranges.length; i++) dropped += ranges[i][1] - ranges[i][0];
+  const out = allocBytes(frame.length - dropped + (stamp !== undefined ? stamp.length : 1 + id!.length));
   let to = 0;
-  for (const [start, end] of view.sessionIdRanges) {
-    out.set(frame.subarray(from, start), to);
-    to += start - from;
-    from = end;
+  if (ranges.length === 0) {
+    out.set(frame);
+    to = frame.length;
+  } else {
+    let from = 0;
+    for (const [start, end] of ranges) {
+      out.set(frame.subarray(from, start), to);
+      to += start - from;
+      from = end;
+    }
+    out.set(frame.subarray(from), to);
+    to += frame.length - from;
   }
-  out.set(frame.subarray(from), to);
-  to += frame.length - from;
-  out[to] = SESSION_ID_TAG;
-  writeVarintHalves(out, to + 1, id.lo, id.hi);
+  if (stamp !== undefined) {
+    out.set(stamp, to);
+  } else {
+    out[to] = SESSION_ID_TAG;
+    writeVarintHalves(out, to + 1, id!.lo, id!.hi);
+  }
   return out;
 }
 

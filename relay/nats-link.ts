@@ -11,6 +11,7 @@
 // one stream in order), so "published since the last answered PING" bounds what NATS holds for us.
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
+import { allocBytes } from '../protocol';
 import type { Logger } from './log';
 import type { DropReason, RelayMetrics } from './metrics';
 
@@ -177,20 +178,39 @@ export class NatsLink {
     return undefined;
   }
 
-  /** Sends the queued publishes now; returns the frames and bytes sent and the count that failed. */
+  /**
+   * Sends the queued publishes now; returns the frames and bytes sent and the count that failed.
+   * The batch goes to the client as one buffer of PUB commands (encodePublishes), through its own
+   * command queue, so it keeps its place among the client's other commands (PING, SUB) and its
+   * reconnect buffering; `nc.publish` per frame would validate, format and UTF-8-encode a command
+   * string and allocate for each. Closing (drain), or with a client that lacks that queue, each
+   * frame goes through `nc.publish`.
+   */
   flush(): { frames: number; bytes: number; failed: number } {
     const batch = this.outbox;
     this.outbox = [];
     const sent = { frames: 0, bytes: 0, failed: 0 };
     const nc = this.nc;
-    for (const { subject, frame } of batch) {
-      try {
-        nc!.publish(subject, frame);
-        sent.frames++;
-        sent.bytes += frame.byteLength;
-      } catch (err) {
+    const send = this.closing || nc === undefined ? undefined : commandQueue(nc);
+    if (send !== undefined && batch.length > 0) {
+      const wire = encodePublishes(batch, this.maxPayload);
+      for (const i of wire.refused) {
         sent.failed++;
-        this.log.warn('nats publish failed', { subject, error: err });
+        this.log.warn('nats publish failed', { subject: batch[i].subject, error: 'invalid subject or over max_payload' });
+      }
+      if (wire.frames > 0) send(wire.bytes);
+      sent.frames = wire.frames;
+      sent.bytes = wire.payloadBytes;
+    } else {
+      for (const { subject, frame } of batch) {
+        try {
+          nc!.publish(subject, frame);
+          sent.frames++;
+          sent.bytes += frame.byteLength;
+        } catch (err) {
+          sent.failed++;
+          this.log.warn('nats publish failed', { subject, error: err });
+        }
       }
     }
     this.onFlushed?.(sent);
@@ -215,4 +235,86 @@ export class NatsLink {
     if (result !== 'drained') await nc.close().catch(() => undefined);
     return result;
   }
+}
+
+/**
+ * The client's own outbound command queue: nats-core's ProtocolHandler.sendCommand, declared public
+ * in its typings (lib/protocol.d.ts; NatsConnectionImpl.protocol in lib/nats.d.ts). It queues bytes
+ * behind whatever the client has queued and writes them with the rest in one socket write
+ * (flushPending), or holds them while reconnecting, as `publish` does with the command it formats.
+ */
+export function commandQueue(nc: NatsConnection): ((bytes: Uint8Array) => void) | undefined {
+  const protocol = (nc as { protocol?: { sendCommand?: (cmd: Uint8Array) => void } }).protocol;
+  if (protocol === undefined || typeof protocol.sendCommand !== 'function') return undefined;
+  return (bytes) => protocol.sendCommand!(bytes);
+}
+
+const textEncoder = new TextEncoder();
+const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f]/;
+const CR = 0x0d;
+const LF = 0x0a;
+const SPACE = 0x20;
+
+/**
+ * `PUB <subject> <#bytes>\r\n<payload>\r\n` for each publish, back to back: the NATS client protocol's
+ * PUB (docs.nats.io/reference/reference-protocols/nats-protocol#pub), byte for byte what nats-core's
+ * ProtocolHandler.publish queues for a publish without reply or headers. A subject nats-core would
+ * refuse (empty, or with whitespace: nats.js `_check`; here any control character too, which would
+ * break the command line) and a payload over `maxPayload` (ProtocolHandler.publish throws) are left
+ * out and listed in `refused`.
+ */
+export function encodePublishes(
+  batch: ReadonlyArray<{ subject: string; frame: Uint8Array }>,
+  maxPayload: number | undefined,
+): { bytes: Uint8Array; frames: number; payloadBytes: number; refused: number[] } {
+  let size = 0;
+  for (const { subject, frame } of batch) size += 4 + 3 * subject.length + 1 + 10 + 2 + frame.byteLength + 2; // UTF-8 is ≤ 3 bytes per UTF-16 unit
+  const out = allocBytes(size);
+  let n = 0;
+  let frames = 0;
+  let payloadBytes = 0;
+  const refused: number[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const { subject, frame } = batch[i];
+    const start = n;
+    out[n++] = 0x50; // P
+    out[n++] = 0x55; // U
+    out[n++] = 0x42; // B
+    out[n++] = SPACE;
+    let ok = subject.length > 0 && (maxPayload === undefined || frame.byteLength <= maxPayload);
+    for (let k = 0; ok && k < subject.length; k++) {
+      const c = subject.charCodeAt(k);
+      if (c <= SPACE || c === 0x7f) ok = false;
+      else if (c < 0x80) out[n++] = c;
+      else {
+        // rare: a non-ASCII subject is checked and written whole by the UTF-8 encoder
+        ok = !CONTROL_OR_SPACE.test(subject);
+        if (ok) n = start + 4 + textEncoder.encodeInto(subject, out.subarray(start + 4)).written;
+        break;
+      }
+    }
+    if (!ok) {
+      n = start;
+      refused.push(i);
+      continue;
+    }
+    out[n++] = SPACE;
+    n = writeDecimal(out, n, frame.byteLength);
+    out[n++] = CR;
+    out[n++] = LF;
+    out.set(frame, n);
+    n += frame.byteLength;
+    out[n++] = CR;
+    out[n++] = LF;
+    frames++;
+    payloadBytes += frame.byteLength;
+  }
+  return { bytes: out.subarray(0, n), frames, payloadBytes, refused };
+}
+
+function writeDecimal(out: Uint8Array, at: number, value: number): number {
+  let digits = 1;
+  for (let v = value; v >= 10; v = Math.floor(v / 10)) digits++;
+  for (let k = digits - 1, v = value; k >= 0; k--, v = Math.floor(v / 10)) out[at + k] = 0x30 + (v % 10);
+  return at + digits;
 }

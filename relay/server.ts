@@ -4,17 +4,26 @@
 // This file carries their answers out on sockets, topics and subscriptions, within memory budgets.
 import type { Msg } from '@nats-io/transport-node';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_listen_socket, us_socket_context_t } from './uws';
-import { MeetingEvent, PacketType, SESSION_ID_STAMP_BYTES, copyBytes, decodeMeetingPacket, decodePacketWrapper, readRoutingView, subjects, utf8 } from '../protocol';
+import { MeetingEvent, PacketType, decodeMeetingPacket, decodePacketWrapper, subjects, utf8 } from '../protocol';
 import { Admission, STATUS_TEXT, admitPath, admitRelayState, admitToken } from './admission';
 import { memoryBudgets } from './config';
 import type { MemoryBudgets, RelayConfig } from './config';
 import type { Logger } from './log';
 import { Member, Membership, MembershipAction, PRESENCE_INTERVAL_MS, Presence, parsePresence } from './membership';
 import type { DropReason, RelayMetrics } from './metrics';
+import { FanOutQueue } from './fanout-queue';
 import { NatsLink } from './nats-link';
 import { Room, Rooms } from './rooms';
 import { CloseCode, Session, SessionAction, SessionIdentity, participantFrame } from './session';
 import type { Uws } from './uws';
+import * as protocol from '../protocol';
+
+// Read for every frame: module constants, not the imports (see the note at the top of protocol/codec.ts).
+const readView = protocol.readRoutingView;
+const copyFrame = protocol.copyBytes;
+const STAMP_BYTES = protocol.SESSION_ID_STAMP_BYTES;
+const CONGESTION_PACKET: number = PacketType.CONGESTION;
+const MEDIA_PACKET: number = PacketType.MEDIA;
 
 /** What the upgrade hands to `open`; `local` is set there and cleared by `close`. */
 interface SocketData {
@@ -39,6 +48,14 @@ export const PRESENCE_SUBJECT = 'vcg.relay.presence';
 /** Delay of the early presence after a join (membership.ts): joins within it share one. */
 const PRESENCE_SOON_MS = 250;
 
+/** A client frame read in this poll phase, to fan out to the room's other local sessions (fanout-queue.ts). */
+interface QueuedFrame {
+  room: Room<LocalSession>;
+  frame: Uint8Array;
+  media: boolean;
+  sender: LocalSession;
+}
+
 /** Housekeeping (pings, idle and slow sockets, buffer recovery, departures) runs this often. */
 const TICK_MS = 250;
 
@@ -62,6 +79,8 @@ export class RelayServer {
   private boundPort = 0;
   /** Series bumped for every frame, resolved once. */
   private readonly traffic: ReturnType<typeof trafficCounters>;
+  /** Client frames wait here until the poll phase ends, so each receiver's are written together. */
+  private readonly clientFrames = new FanOutQueue<QueuedFrame>((q) => this.fanOutQueued(q), setImmediate);
 
   constructor(
     private readonly config: RelayConfig,
@@ -220,8 +239,9 @@ export class RelayServer {
   /**
    * The borrow rule, in one place: `message` is uWS's buffer, valid only until this handler
    * returns. Session and delivery code read it in place; uWS copies what it sends or buffers for
-   * sockets; the only thing kept past the handler is a NATS publish, and `publishToNats` copies
-   * a frame that still points into the borrowed buffer (stamped frames are already copies).
+   * sockets; the only things kept past the handler are a NATS publish and the local fan-out
+   * (queued until the poll phase ends), and `run` / `publishToNats` copy a frame that still points
+   * into the borrowed buffer (stamped frames are already copies).
    */
   private onMessage(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean): void {
     const local = ws.getUserData().local;
@@ -236,7 +256,7 @@ export class RelayServer {
     // A frame NATS would refuse (once stamped) could reach this relay's sessions only: it ends the
     // session, as a frame over MAX_FRAME_BYTES does, so local and remote peers see the same.
     const maxPayload = this.link.maxPayload;
-    if (maxPayload !== undefined && message.byteLength + SESSION_ID_STAMP_BYTES > maxPayload) {
+    if (maxPayload !== undefined && message.byteLength + STAMP_BYTES > maxPayload) {
       this.drop('over_nats_max_payload');
       this.run(local, [{ kind: 'close', code: CloseCode.MESSAGE_TOO_BIG, reason: `frame over the NATS server's max_payload (${maxPayload} bytes)` }], now);
       return;
@@ -257,11 +277,15 @@ export class RelayServer {
           this.sendToClient(local.ws, a.frame);
           this.metrics.rttEchoes.inc();
           break;
-        case 'publish':
+        case 'publish': {
           if (a.restamped) this.metrics.restamped.inc();
-          this.publishToNats(a.subject, a.frame);
-          this.fanOut(local.room, a.frame, a.media, local.session.idText, local.ws, now);
+          const others = local.room.sessions.size > 1;
+          // The fan-out happens after this handler: one copy out of the borrowed buffer serves it and NATS.
+          const frame = others && a.frame.buffer === this.borrowed ? copyFrame(a.frame) : a.frame;
+          this.publishToNats(a.subject, frame);
+          if (others) this.clientFrames.push({ room: local.room, frame, media: a.media, sender: local }, frame.byteLength);
           break;
+        }
         case 'announce':
           this.membership.activated(local.session.identity);
           this.publishToNats(a.subject, a.frame);
@@ -374,7 +398,7 @@ export class RelayServer {
     }
     let packetType: number;
     try {
-      const view = readRoutingView(data);
+      const view = readView(data);
       // The subject names the sending session: a frame claiming another one (an existing server
       // keeps whatever id its client put there) is not delivered under that identity.
       if (view.sessionId !== 0n && view.sessionId.toString(10) !== sender) {
@@ -387,8 +411,8 @@ export class RelayServer {
     }
     // With echo off, a frame on a local session's own subject comes from another server; the
     // session itself must not get it back, except CONGESTION, which is addressed to it.
-    const own = packetType === PacketType.CONGESTION ? undefined : room.sessions.get(sender);
-    this.fanOut(room, data, packetType === PacketType.MEDIA, sender, own?.ws, Date.now());
+    const own = packetType === CONGESTION_PACKET ? undefined : room.sessions.get(sender);
+    this.fanOut(room, data, packetType === MEDIA_PACKET, sender, own?.ws, Date.now());
   }
 
   /** Keeps membership in step with the system subject; false for a PARTICIPANT_LEFT to hold back. */
@@ -435,6 +459,11 @@ export class RelayServer {
     this.traffic.bytesOutClient.inc(receivers * frame.byteLength);
   }
 
+  /** A client frame queued in `clientFrames`; a sender closed meanwhile is no longer subscribed, nor a `ws.publish` target. */
+  private fanOutQueued(q: QueuedFrame): void {
+    this.fanOut(q.room, q.frame, q.media, q.sender.session.idText, q.sender.closed ? undefined : q.sender.ws, Date.now());
+  }
+
   /**
    * Reads the socket's send buffer, keeps the relay-wide total, and moves the session in or out
    * of the media topic as it crosses its bound (with hysteresis). The bound is MAX_BUFFERED_BYTES,
@@ -477,7 +506,7 @@ export class RelayServer {
   /** Every publish goes through here; the link decides whether NATS can take it (else counted). */
   private publishToNats(subject: string, frame: Uint8Array): void {
     // Asked first, so a frame NATS cannot take now is not copied only to be dropped.
-    const refused = this.link.refusal(frame.byteLength) ?? this.link.publish(subject, frame.buffer === this.borrowed ? copyBytes(frame) : frame);
+    const refused = this.link.refusal(frame.byteLength) ?? this.link.publish(subject, frame.buffer === this.borrowed ? copyFrame(frame) : frame);
     if (refused !== undefined) this.drop(refused);
   }
 
@@ -530,6 +559,7 @@ export class RelayServer {
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer);
     if (this.presenceTimer !== undefined) clearInterval(this.presenceTimer);
     if (this.presenceSoonTimer !== undefined) clearTimeout(this.presenceSoonTimer);
+    this.clientFrames.flush(); // frames already read still reach the room before the closes
     this.carryOut(this.membership.drainPending());
     const locals = [...this.rooms.values()].flatMap((r) => [...r.sessions.values()]);
     // `end` runs the close handler at once, which announces PARTICIPANT_LEFT while draining.

@@ -1,11 +1,25 @@
 // The session state machine of PROTOCOL.md, pure: events and an injected clock in, actions out.
 // The server (server.ts) carries the actions out on sockets and NATS.
 import {
-  CodecError, CONGESTION_DROPS_PER_SECOND, CONGESTION_NOTICE_INTERVAL_MS, MediaType, MeetingEvent, PacketType,
-  SYSTEM_USER_ID, encodeMeetingPacket, encodePacketWrapper, isRttProbe, readRoutingView, stampSessionId, subjects, utf8,
+  CONGESTION_DROPS_PER_SECOND, CONGESTION_NOTICE_INTERVAL_MS, MediaType, MeetingEvent, PacketType,
+  SYSTEM_USER_ID, encodeMeetingPacket, encodePacketWrapper, sessionIdStamp, subjects, utf8,
 } from '../protocol';
+import * as protocol from '../protocol';
 import { normaliseUserId } from './admission';
 import type { DropReason } from './metrics';
+
+// onBinary runs for every client frame and uses these module constants, not the imports: see the
+// note at the top of protocol/codec.ts on tsx's getters.
+const readView = protocol.readRoutingView;
+const isProbe = protocol.isRttProbe;
+const stampFrame = protocol.stampSessionId;
+const CodecErrorClass = protocol.CodecError;
+const CONGESTION: number = PacketType.CONGESTION;
+const HEALTH: number = PacketType.HEALTH;
+const SESSION_ASSIGNED: number = PacketType.SESSION_ASSIGNED;
+const MEETING: number = PacketType.MEETING;
+const MEDIA: number = PacketType.MEDIA;
+const KEYFRAME_REQUEST: number = MediaType.KEYFRAME_REQUEST;
 
 export type SessionState = 'testing' | 'active' | 'closed';
 
@@ -91,6 +105,9 @@ export class Session {
   private dropsBySender = new Map<string, { windowStartMs: number; count: number; lastNoticeMs: number }>();
   /** The user id as frames carry it after stamping. */
   private readonly userIdBytes: Uint8Array;
+  /** Per frame, these would be 64-bit BigInt arithmetic: computed once. */
+  readonly ownSubject: string;
+  private readonly stamp: Uint8Array;
 
   constructor(
     readonly identity: SessionIdentity,
@@ -99,16 +116,14 @@ export class Session {
   ) {
     this.idText = identity.id.toString(10);
     this.userIdBytes = utf8.encode(identity.userId);
+    this.ownSubject = subjects.session(identity.room, identity.id);
+    this.stamp = sessionIdStamp(identity.id);
     this.lastInboundMs = nowMs;
     this.lastPingMs = nowMs;
   }
 
   get state(): SessionState {
     return this.stateValue;
-  }
-
-  get ownSubject(): string {
-    return subjects.session(this.identity.room, this.identity.id);
   }
 
   /** SESSION_ASSIGNED then MEETING_STARTED: the first two frames of every session. */
@@ -139,13 +154,13 @@ export class Session {
     this.touch(nowMs);
     let view;
     try {
-      view = readRoutingView(frame);
+      view = readView(frame);
     } catch (err) {
-      if (!(err instanceof CodecError)) throw err;
+      if (!(err instanceof CodecErrorClass)) throw err;
       // Close reasons must fit a control frame (123 bytes).
       return [{ kind: 'close', code: CloseCode.INVALID_PAYLOAD, reason: `malformed PacketWrapper: ${err.message}`.slice(0, 120) }];
     }
-    if (isRttProbe(view)) return [{ kind: 'echo', frame }];
+    if (isProbe(view)) return [{ kind: 'echo', frame }];
 
     const actions: SessionAction[] = [];
     if (this.stateValue === 'testing') {
@@ -155,24 +170,24 @@ export class Session {
       }
     }
 
-    if (view.packetType === PacketType.CONGESTION) return [...actions, { kind: 'drop', reason: 'congestion_from_client' }];
-    if (view.packetType === PacketType.HEALTH) return [...actions, { kind: 'health', frame }];
+    if (view.packetType === CONGESTION) return [...actions, { kind: 'drop', reason: 'congestion_from_client' }];
+    if (view.packetType === HEALTH) return [...actions, { kind: 'health', frame }];
     // Only servers send these; the videocall client acts on any MEETING, whoever sent it.
-    if (view.packetType === PacketType.SESSION_ASSIGNED || view.packetType === PacketType.MEETING || sameBytes(view.userId, SYSTEM_USER_BYTES)) {
+    if (view.packetType === SESSION_ASSIGNED || view.packetType === MEETING || sameBytes(view.userId, SYSTEM_USER_BYTES)) {
       return [...actions, { kind: 'drop', reason: 'server_only_packet' }];
     }
-    const media = view.packetType === PacketType.MEDIA;
+    const media = view.packetType === MEDIA;
     if (media && this.identity.observer) return [...actions, { kind: 'drop', reason: 'observer_media' }];
     // Another user's id (wrapper or MediaPacket) is dropped rather than rewritten: rewriting could
     // grow the frame past NATS max_payload and costs a re-encode; absent ids name nobody.
     if (!this.isOwnOrNoUserId(view.userId) || (media && view.mediaUserId !== undefined && !this.isOwnOrNoUserId(view.mediaUserId))) {
       return [...actions, { kind: 'drop', reason: 'impersonation' }];
     }
-    if (media && view.mediaType === MediaType.KEYFRAME_REQUEST && !this.allowKeyframeRequest(nowMs)) {
+    if (media && view.mediaType === KEYFRAME_REQUEST && !this.allowKeyframeRequest(nowMs)) {
       return [...actions, { kind: 'drop', reason: 'keyframe_limit' }];
     }
     // Always under the sender's own session id: another one (the existing servers keep it) is replaced.
-    const out = view.sessionId === this.identity.id ? frame : stampSessionId(frame, view, this.identity.id);
+    const out = view.sessionId === this.identity.id ? frame : stampFrame(frame, view, this.stamp);
     actions.push({ kind: 'publish', subject: this.ownSubject, frame: out, media, restamped: view.sessionId !== 0n && view.sessionId !== this.identity.id });
     return actions;
   }

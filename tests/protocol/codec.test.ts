@@ -2,7 +2,7 @@
 // the messages of PROTOCOL.md) on many generated messages, with unknown fields and 64-bit ids.
 import {
   CodecError, MediaType, PacketType, decodeMediaPacket, decodeMeetingPacket, decodePacketWrapper, encodeMediaPacket,
-  encodeMeetingPacket, encodePacketWrapper, encodeRttProbe, isRttProbe, readRoutingView, readRttProbeTimestamp, stampSessionId,
+  encodeMeetingPacket, encodePacketWrapper, encodeRttProbe, isRttProbe, readRoutingView, readRttProbeTimestamp, sessionIdStamp, stampSessionId,
 } from '../../protocol';
 import { LongCtor, MP, MTG, PW, PWNext, long } from './reference';
 import { encodeVarint } from '../../protocol/protobuf';
@@ -113,6 +113,19 @@ test('stampSessionId changes only session_id: protobufjs sees every other field,
     expect(toBig(after.session_id)).toBe(id);
     expect({ ...after, session_id: undefined }).toEqual({ ...before, session_id: undefined });
     expect(readRoutingView(stamped).sessionId).toBe(id);
+    // the relay's form: the stamp computed once per session gives the same bytes
+    expect(Buffer.from(stampSessionId(g.bytes, readRoutingView(g.bytes), sessionIdStamp(id)))).toEqual(Buffer.from(stamped));
+  }
+});
+
+test('a precomputed session id stamp is the tag and varint protobufjs writes, for every varint length', () => {
+  for (const id of [1n, 127n, 128n, 300n, 1n << 31n, 1n << 53n, (1n << 63n) + 12345n, (1n << 64n) - 1n]) {
+    const stamp = sessionIdStamp(id);
+    expect(Buffer.from(stamp)).toEqual(Buffer.from(PW.encode({ session_id: long(id) }).finish()));
+    const frame = PW.encode({ packet_type: 3, session_id: long(5n) }).finish();
+    const stamped = stampSessionId(frame, readRoutingView(frame), stamp);
+    expect(toBig(PW.toObject(PW.decode(stamped), { longs: String }).session_id)).toBe(id);
+    expect(stamped.length).toBe(frame.length - 2 + stamp.length);
   }
 });
 

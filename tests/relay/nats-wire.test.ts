@@ -1,0 +1,92 @@
+// The relay writes each loop turn's NATS publishes as one buffer of PUB commands through the
+// client's command queue (relay/nats-link.ts encodePublishes): a real nats-server must read exactly
+// the frames, subjects and order that per-frame `nc.publish` calls would have given it.
+import { connect } from '@nats-io/transport-node';
+import { createLogger } from '../../relay/log';
+import { relayMetrics } from '../../relay/metrics';
+import { NatsLink, commandQueue, encodePublishes } from '../../relay/nats-link';
+import { eventually } from '../support/processes';
+import { NatsServer, startNatsServer } from '../support/nats';
+import { NatsObserver } from './helpers';
+
+let nats: NatsServer;
+let observer: NatsObserver;
+let link: NatsLink;
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  observer = await NatsObserver.start(nats.url, 'wire.>');
+  link = new NatsLink({ servers: [nats.url], name: 'wire-test', outboundBudgetBytes: 64 * 1024 * 1024 }, createLogger('error', {}, () => undefined), relayMetrics());
+  await link.start();
+});
+
+afterAll(async () => {
+  await link?.close(2_000);
+  await observer?.close();
+  await nats?.stop();
+});
+
+const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
+const text = (s: string) => new TextEncoder().encode(s);
+
+test('the installed NATS client has the command queue the relay writes through', async () => {
+  const nc = await connect({ servers: nats.url });
+  try {
+    expect(commandQueue(nc)).toBeInstanceOf(Function);
+  } finally {
+    await nc.close();
+  }
+});
+
+test('a batch of publishes reaches nats-server whole: every subject, payload and the order', async () => {
+  const sent = [
+    { subject: 'wire.room.a.1', frame: bytes(1024, 1) },
+    { subject: 'wire.room.b.22', frame: new Uint8Array(0) },
+    { subject: 'wire.room.a.1', frame: text('\r\nPUB wire.evil 3\r\nabc\r\n') }, // protocol text inside a payload is payload
+    { subject: 'wire.room.café.3', frame: bytes(9, 2) }, // a non-ASCII subject is UTF-8 on the wire
+    { subject: 'wire.room.c.4', frame: bytes(200_000, 3) },
+    { subject: 'wire.room.a.1', frame: bytes(10, 4) },
+  ];
+  for (const { subject, frame } of sent) expect(link.publish(subject, frame)).toBeUndefined();
+  const result = link.flush();
+  expect(result).toEqual({ frames: sent.length, bytes: sent.reduce((a, s) => a + s.frame.byteLength, 0), failed: 0 });
+  await eventually(() => observer.messages.length >= sent.length, { what: 'every publish at the observer' });
+  link.publish('wire.end', new Uint8Array([1]));
+  link.flush();
+  await eventually(() => observer.messages.some((m) => m.subject === 'wire.end'), { what: 'the marker' });
+  const got = observer.messages.filter((m) => m.subject !== 'wire.end');
+  expect(got.map((m) => m.subject)).toEqual(sent.map((s) => s.subject));
+  got.forEach((m, i) => expect(Buffer.from(m.data).equals(Buffer.from(sent[i].frame))).toBe(true));
+  observer.messages.length = 0;
+});
+
+test('a subject nats.js would refuse is left out and counted; the rest of the batch and the connection are fine', async () => {
+  link.publish('wire.ok.1', bytes(5, 1));
+  link.publish('wire.bad subject', bytes(5, 2));
+  link.publish('', bytes(5, 3));
+  link.publish('wire.tab\there', bytes(5, 4));
+  link.publish('wire.ok.2', bytes(5, 5));
+  expect(link.flush()).toEqual({ frames: 2, bytes: 10, failed: 3 });
+  link.publish('wire.ok.3', bytes(5, 6));
+  link.flush();
+  await eventually(() => observer.messages.length >= 3, { what: 'the valid publishes' });
+  expect(observer.messages.map((m) => m.subject)).toEqual(['wire.ok.1', 'wire.ok.2', 'wire.ok.3']);
+  expect(link.usable).toBe(true);
+  observer.messages.length = 0;
+});
+
+test('encodePublishes writes PUB <subject> <size> CRLF payload CRLF, with sizes in decimal, and refuses payloads over max_payload', () => {
+  const batch = [
+    { subject: 'a.b', frame: bytes(0, 0) },
+    { subject: 'a.b', frame: bytes(9, 0) },
+    { subject: 'x', frame: bytes(10, 0) },
+    { subject: 'x', frame: bytes(12345, 0) },
+    { subject: 'x', frame: bytes(12346, 0) },
+  ];
+  const wire = encodePublishes(batch, 12345);
+  expect(wire.refused).toEqual([4]);
+  expect(wire.frames).toBe(4);
+  expect(wire.payloadBytes).toBe(0 + 9 + 10 + 12345);
+  const expected = Buffer.concat(batch.slice(0, 4).flatMap(({ subject, frame }) => [Buffer.from(`PUB ${subject} ${frame.byteLength}\r\n`), Buffer.from(frame), Buffer.from('\r\n')]));
+  expect(Buffer.from(wire.bytes).equals(expected)).toBe(true);
+});
