@@ -66,6 +66,8 @@ export class Candidate {
   /** probe timestamp sent → when it was sent */
   private readonly outstanding = new Map<number, number>();
   private lastRttMs?: number;
+  /** the window's first sample is the handshake (see handleOpen) */
+  private handshakeSampled = false;
   private buffered: Uint8Array[] = [];
   private droppedFrames = 0;
   private probeTimer?: TimerHandle;
@@ -101,8 +103,10 @@ export class Candidate {
       transport: this.server.transport,
       alive: this.live,
       samples: this.window.samples(),
+      handshakeRounds: this.handshakeSampled && this.window.holdsFirst() ? handshakeRoundTrips(this.server) : 0,
       pendingMs: this.pendingMs(now),
       connecting: this.state === 'connecting',
+      connectRounds: handshakeRoundTrips(this.server),
       pendingAges: [...this.outstanding.values()].map((sentAt) => now - sentAt),
     };
   }
@@ -159,6 +163,7 @@ export class Candidate {
     // The handshake is round trips we already waited for: counted as the window's first sample it
     // gives the election evidence at open, without probing faster (see handshakeRoundTrips).
     this.window.addSample((this.ctx.clock.now() - this.connectStartedAt) / handshakeRoundTrips(this.server));
+    this.handshakeSampled = true;
     this.scheduleProbe(0);
   }
 

@@ -1,34 +1,26 @@
 // The election decision, pure: given what each candidate has shown so far, is there a winner?
 //
-// An RTT sample is a propagation floor plus queueing that is never negative: a path is never faster
-// than its floor, and its samples pile up just above it (with rare spikes far above). So the early
-// ("clear") decision is a sequential test on the lowest samples, which under that model need far fewer
-// samples than any mean; and because real noise can also look like symmetric jitter, where the
-// minimum alone misleads, it must be confirmed by the ranking RTT (see `clearlyBehind`).
-// A candidate's first sample is its handshake (see candidate.ts), so evidence starts at open.
+// The evidence is weighed by `posterior` (posterior.ts): the probability that each candidate's base RTT
+// is the lowest, under every noise shape that explains the samples of all candidates together (a floor
+// plus queueing, as on real paths, or symmetric jitter), counting unanswered probes and pending
+// connections as "at least this slow". A candidate's first sample is its handshake (see candidate.ts),
+// so evidence starts at open.
 //
-// "Clearly ahead" rule (the early decision):
-//   The leader is the best-ranked candidate (see `rank`) and has at least `minSamples` RTT samples;
-//   its unanswered probes older than its median count as samples of their age (see `clearlyBehind`).
-//   Every other live candidate is clearly behind it:
-//     - with at least `minSamples` samples: floors apart. d = its minimum − the leader's minimum must be
-//       above max(clearMarginMs, clearMarginRatio × the leader's minimum), its ranking RTT above the
-//       leader's, and d must be large against BOTH candidates' own spread s = trimmed mean − minimum:
-//       n × d / s ≥ floorConfidence for each of them (with n samples of exponential-like queueing, a
-//       minimum lies more than d above its floor with probability about e^(−n·d/s)). Requiring it of
-//       both, not only of the rival, is what keeps symmetric jitter (whose minimum scatters far more
-//       than that bound says) from deciding early on a lucky low sample;
-//     - with fewer: every sample it has is above the leader's bound (p90 + margin) AND what it has not
-//       done yet proves it is slower too: its oldest unanswered probe is older than twice that bound,
-//       or its still-pending connection (two round trips at least) older than three times it, plus
-//       `silenceGraceMs` either way (a queueing spike must not make the faster server look absent).
-//   So a candidate that never connects or never answers stops blocking the decision soon, and at the
-//   latest at the election timeout.
-// Ranking: the lower ranking RTT (halfway between the minimum and the mean without the slowest 20 %,
-// see stats.ts), then the lower median, then the lower p90, then the earlier server in the list.
+// Early decision: the best-ranked candidate, once it has `minSamples` samples, wins as soon as it is the
+// fastest with probability `confidence` (99.5 %). At one look at `checkpointMs` (1 s) a lower bar,
+// `checkpointConfidence` (72 %), is enough; after that look the bar is 99.5 % again until the timeout.
+// Why one look with a lower bar: under queueing noise the samples of 1 s almost always make one candidate
+// near certain, or close to it when a spike hit the handshake; under wide symmetric jitter they often do
+// not, and the shape weights themselves are still uncertain, so a leader at 72 % is right far more often
+// than 72 %. Looking at that bar continuously would let every marginal case through at its first chance.
+// The bar trades (a)-style accuracy against (b)-style speed along a measured frontier (bench/analysis.md).
 // At the timeout the best-ranked candidate with at least `minSamplesAtTimeout` samples wins.
+// Ranking: the likeliest fastest first, then the others by estimated RTT (the next fastest is the standby),
+// then the earlier server in the list; a preferred transport takes first place from a leader whose
+// estimated RTT is at most `preferenceMarginMs` lower.
 // A single sample never decides: both minimums must be at least 2.
-import { median, p90, rankingRtt, rttEstimate } from './stats';
+import { posterior } from './posterior';
+import { median, p90 } from './stats';
 import type { TransportKind } from './transport';
 
 export interface CandidateEvidence {
@@ -37,45 +29,52 @@ export interface CandidateEvidence {
   transport: TransportKind;
   /** false once its connection failed or closed: it can no longer win */
   alive: boolean;
-  /** RTT samples in ms */
+  /** RTT samples in ms, oldest first */
   samples: readonly number[];
+  /** samples[0] is the handshake's time over its round trips (a mean of that many; 0 or absent: it is not) */
+  handshakeRounds?: number;
   /** ms it has kept us waiting: age of its oldest unanswered probe, or of its pending connection */
   pendingMs: number;
-  /** its connection is not open yet (so pendingMs spans at least two round trips) */
+  /** its connection is not open yet (pendingMs is then how long it has been opening) */
   connecting?: boolean;
+  /** round trips opening its connection takes (how much a pending connection says about its RTT) */
+  connectRounds?: number;
   /** ages of its unanswered probes (each a lower bound of that probe's RTT) */
   pendingAges?: readonly number[];
 }
 
 export interface ElectionRules {
-  /** samples each candidate needs before an early ("clearly ahead") decision */
+  /** samples the leader needs before an early decision */
   minSamples: number;
   /** samples the winner needs at the timeout */
   minSamplesAtTimeout: number;
-  /** smallest gap between two candidates' minimums that decides early (absolute part) */
+  /** probability of being the fastest that decides early, before the checkpoint */
+  confidence: number;
+  /** from this long after the start, `checkpointConfidence` decides early */
+  checkpointMs: number;
+  /** probability of being the fastest that decides early from the checkpoint on */
+  checkpointConfidence: number;
+  /** a re-election's winner replaces a working connection only if its p90 is below the current RTT by this (absolute part) */
   clearMarginMs: number;
-  /** relative part of that gap, as a fraction of the leader's minimum */
+  /** relative part of that margin, as a fraction of the winner's median */
   clearMarginRatio: number;
-  /** how many times its own spread the floors must be apart, per sample (see `clearlyBehind`) */
-  floorConfidence: number;
-  /** added to how long a candidate with too few samples must have kept us waiting to count as slower */
-  silenceGraceMs: number;
   /** decide with what we have after this long */
   timeoutMs: number;
-  /** a transport that wins near-ties: it may only overtake a leader whose ranking RTT is within `preferenceMarginMs` */
+  /** a transport that wins near-ties: it may only overtake a leader whose estimated RTT is within `preferenceMarginMs` */
   preferTransport?: TransportKind;
   preferenceMarginMs: number;
 }
 
 export const DEFAULT_ELECTION_RULES: ElectionRules = {
-  minSamples: 3,
+  minSamples: 2,
   minSamplesAtTimeout: 2,
-  // main's margins: the floor confidence, not a thinner margin, is what lets (b) decide early
+  // with 200 ms probes these meet both election targets (bench/analysis.md has the frontier): decide by
+  // 1 s under queueing noise, and stay ≥ 99 % right under wide symmetric jitter
+  confidence: 0.995,
+  checkpointMs: 1000,
+  checkpointConfidence: 0.72,
   clearMarginMs: 5,
   clearMarginRatio: 0.1,
-  // the lowest that keeps symmetric jitter at a 15 % gap ≥ 99 % right with 200 ms probes (bench/analysis.md)
-  floorConfidence: 8,
-  silenceGraceMs: 250,
   // the videocall client decides at its 2 s election period: never later than it
   timeoutMs: 2000,
   preferenceMarginMs: 10,
@@ -93,38 +92,54 @@ export function validateRules(rules: ElectionRules): void {
   };
   positive('clearMarginMs', rules.clearMarginMs);
   positive('clearMarginRatio', rules.clearMarginRatio);
-  positive('floorConfidence', rules.floorConfidence);
-  positive('silenceGraceMs', rules.silenceGraceMs);
+  positive('checkpointMs', rules.checkpointMs);
   positive('timeoutMs', rules.timeoutMs);
   positive('preferenceMarginMs', rules.preferenceMarginMs);
+  for (const name of ['confidence', 'checkpointConfidence'] as const) {
+    const v = rules[name];
+    // at most half would let a coin toss between two candidates decide
+    if (typeof v !== 'number' || !(v > 0.5 && v < 1)) throw new RangeError(`election rule ${name} must be a probability above 0.5 and below 1, got ${v}`);
+  }
   for (const name of ['minSamples', 'minSamplesAtTimeout'] as const) {
     if (!Number.isInteger(rules[name]) || rules[name] < 2) throw new RangeError(`election rule ${name} must be an integer >= 2 (never decide on one sample), got ${rules[name]}`);
   }
 }
 
-/** lower ranking RTT, then lower median, then lower p90, then earlier in the server list */
-function compare(a: CandidateEvidence, b: CandidateEvidence): number {
-  return (
-    rankingRtt(a.samples) - rankingRtt(b.samples) ||
-    median(a.samples) - median(b.samples) ||
-    p90(a.samples) - p90(b.samples) ||
-    a.index - b.index
-  );
+export interface RankedCandidate {
+  candidate: CandidateEvidence;
+  /** probability its RTT is the lowest of the live candidates */
+  fastest: number;
+  /** its estimated base RTT, ms */
+  rttMs: number;
 }
 
 /**
- * Candidates best first. The lowest RTT wins whatever the transport; the preferred transport only
- * takes first place from a leader whose ranking RTT is at most `preferenceMarginMs` lower.
+ * Live candidates best first: the likeliest fastest, then the others by estimated RTT, then the earlier
+ * server in the list. The preferred transport only takes first place from a leader whose estimated RTT is at most
+ * `preferenceMarginMs` lower.
  */
-export function rank(candidates: readonly CandidateEvidence[], rules: ElectionRules): CandidateEvidence[] {
-  const sorted = candidates.filter((c) => c.samples.length > 0).sort(compare);
+export function rank(candidates: readonly CandidateEvidence[], rules: ElectionRules): RankedCandidate[] {
+  const alive = candidates.filter((c) => c.alive);
+  const p = posterior(alive.map((c) => ({
+    samples: c.connecting ? [] : c.samples,
+    handshakeRounds: c.handshakeRounds,
+    connectingForMs: c.connecting ? c.pendingMs : undefined,
+    connectRounds: c.connectRounds,
+    pendingAges: c.pendingAges,
+  })));
+  // the leader is the likeliest fastest; the others follow by estimated RTT (next fastest first: the standby)
+  const ranked = alive
+    .map((candidate, i) => ({ candidate, fastest: p.paths[i].fastest, rttMs: p.paths[i].baseMs }))
+    .sort((a, b) => a.rttMs - b.rttMs || a.candidate.index - b.candidate.index);
+  const likeliest = ranked.reduce((best, r) => (r.fastest > best.fastest ? r : best), ranked[0]);
+  ranked.unshift(...ranked.splice(ranked.indexOf(likeliest), 1));
   const pref = rules.preferTransport;
-  if (pref !== undefined && sorted.length > 1 && sorted[0].transport !== pref) {
-    const leaderRtt = rankingRtt(sorted[0].samples);
-    const alt = sorted.findIndex((c) => c.transport === pref && rankingRtt(c.samples) - leaderRtt <= rules.preferenceMarginMs);
-    if (alt > 0) sorted.unshift(...sorted.splice(alt, 1));
+  if (pref !== undefined && ranked.length > 1 && ranked[0].candidate.transport !== pref) {
+    const leaderRtt = ranked[0].rttMs;
+    const alt = ranked.findIndex((r) => r.candidate.transport === pref && r.candidate.samples.length > 0 && r.rttMs - leaderRtt <= rules.preferenceMarginMs);
+    if (alt > 0) ranked.unshift(...ranked.splice(alt, 1));
   }
-  return sorted;
+  return ranked;
 }
 
 /** Upper edge of what the leader's jitter explains. */
@@ -140,54 +155,26 @@ export function provenBetter(challenger: readonly number[], currentMs: number, r
   return challenger.length >= rules.minSamples && clearBound(challenger, rules) < currentMs;
 }
 
-/** a candidate's spread above its lowest sample: the scale of its queueing */
-function spread(samples: readonly number[]): number {
-  return rttEstimate(samples) - Math.min(...samples);
-}
-
-/** The sequential floor test (see the header) of `rival` against `leader`. */
-export function clearlyBehind(leader: CandidateEvidence, rival: CandidateEvidence, rules: ElectionRules): boolean {
-  const lead = leader.samples;
-  if (rival.samples.length < rules.minSamples) {
-    const bound = clearBound(lead, rules);
-    // a queueing spike (hundreds of ms on real paths) must not make a faster server look absent
-    const waited = (rival.connecting ? 3 * bound : 2 * bound) + rules.silenceGraceMs;
-    return rival.pendingMs > waited && rival.samples.every((s) => s > bound);
-  }
-  const leaderMin = Math.min(...lead);
-  const d = Math.min(...rival.samples) - leaderMin;
-  if (!(d > Math.max(rules.clearMarginMs, rules.clearMarginRatio * leaderMin))) return false;
-  // Probes are pipelined, so a path's fast replies arrive before its slow ones: an unanswered probe
-  // of the leader older than its median is a slow sample still to come. Counting its age (a lower
-  // bound of its RTT) only makes the leader look slower and less steady, never faster.
-  // A probe unanswered for much longer than the path's bound is presumed lost: loss is not slowness.
-  const middle = median(lead);
-  const lostAfter = 2 * clearBound(lead, rules) + rules.silenceGraceMs;
-  const leaderEvidence = [...lead, ...(leader.pendingAges ?? []).filter((age) => age > middle && age <= lostAfter)];
-  if (!(rankingRtt(rival.samples) > rankingRtt(leaderEvidence))) return false;
-  // zero spread (identical samples) makes the ratio infinite: a steady path is its floor
-  return (
-    (rival.samples.length * d) / spread(rival.samples) >= rules.floorConfidence &&
-    (leaderEvidence.length * d) / spread(leaderEvidence) >= rules.floorConfidence
-  );
-}
-
-export function decide(candidates: readonly CandidateEvidence[], rules: ElectionRules, elapsedMs: number): Decision {
-  const alive = candidates.filter((c) => c.alive);
-  if (alive.length === 0) return { kind: 'none' };
-  const ranked = rank(alive, rules);
+/**
+ * `look`: 'checkpoint' when this is the one look at `checkpointMs`, where `checkpointConfidence` is enough;
+ * at every other look an early decision needs `confidence`.
+ */
+export function decide(candidates: readonly CandidateEvidence[], rules: ElectionRules, elapsedMs: number, look: 'checkpoint' | 'any' = 'any'): Decision {
+  if (!candidates.some((c) => c.alive)) return { kind: 'none' };
+  const ranked = rank(candidates, rules);
   // a runner-up must have answered a probe: a handshake alone does not make a standby
-  const runnerUpOf = (winner: CandidateEvidence) => ranked.find((c) => c !== winner && c.samples.length >= rules.minSamplesAtTimeout)?.index;
+  const runnerUpOf = (winner: RankedCandidate) => ranked.find((r) => r !== winner && r.candidate.samples.length >= rules.minSamplesAtTimeout)?.candidate.index;
 
   const leader = ranked[0];
-  if (leader !== undefined && leader.samples.length >= rules.minSamples) {
-    if (alive.every((c) => c === leader || clearlyBehind(leader, c, rules))) {
-      return { kind: 'elected', winner: leader.index, runnerUp: runnerUpOf(leader), why: 'clear' };
-    }
+  if (leader.candidate.samples.length >= rules.minSamples) {
+    // with a preferred transport first, its lead counts together with the one it overtook
+    const overtaken = ranked.find((r) => r !== leader && r.fastest > leader.fastest);
+    const p = leader.fastest + (overtaken?.fastest ?? 0);
+    if (p >= (look === 'checkpoint' ? rules.checkpointConfidence : rules.confidence)) return { kind: 'elected', winner: leader.candidate.index, runnerUp: runnerUpOf(leader), why: 'clear' };
   }
 
   if (elapsedMs < rules.timeoutMs) return { kind: 'undecided' };
-  const winner = ranked.find((c) => c.samples.length >= rules.minSamplesAtTimeout);
+  const winner = ranked.find((r) => r.candidate.samples.length >= rules.minSamplesAtTimeout);
   if (winner === undefined) return { kind: 'none' };
-  return { kind: 'elected', winner: winner.index, runnerUp: runnerUpOf(winner), why: 'timeout' };
+  return { kind: 'elected', winner: winner.candidate.index, runnerUp: runnerUpOf(winner), why: 'timeout' };
 }

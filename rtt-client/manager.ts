@@ -74,7 +74,8 @@ interface Election {
   reason: 'start' | 'retry' | 'online' | 'failover' | 'standby' | 'degraded' | 'recheck';
   startedAt: number;
   candidates: Set<Candidate>;
-  timer: TimerHandle;
+  /** the timeout, and the checkpoint where the bar for an early decision drops (see election.ts) */
+  timers: TimerHandle[];
 }
 
 export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
@@ -155,7 +156,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.onlineSource?.removeEventListener('online', this.onOnline);
-    for (const t of [this.retryTimer, this.standbyTimer, this.diagnosticsTimer, this.election?.timer]) if (t !== undefined) this.clock.clearTimeout(t);
+    for (const t of [this.retryTimer, this.standbyTimer, this.diagnosticsTimer, ...(this.election?.timers ?? [])]) if (t !== undefined) this.clock.clearTimeout(t);
     for (const c of this.latest.values()) this.dropCandidate(c, 'client closing');
     this.election = undefined;
     this.active = undefined;
@@ -215,24 +216,29 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
       reason,
       startedAt: this.clock.now(),
       candidates,
-      // at the timeout it decides, even if the timer fired a hair before the clock says so
-      timer: this.clock.setTimeout(() => this.evaluate(true), this.rules.timeoutMs),
+      timers: [
+        // at the timeout it decides, even if the timer fired a hair before the clock says so
+        this.clock.setTimeout(() => this.evaluate(this.rules.timeoutMs), this.rules.timeoutMs),
+        // at the checkpoint it looks again, even if no sample arrives then
+        ...(this.rules.checkpointMs < this.rules.timeoutMs ? [this.clock.setTimeout(() => this.evaluate(this.rules.checkpointMs, 'checkpoint'), this.rules.checkpointMs)] : []),
+      ],
     };
     this.election = election;
     for (const c of candidates) c.enterElection();
     this.evaluate();
   }
 
-  private evaluate(timedOut = false): void {
+  /** `reachedMs`: a timer for that point of the election fired (a real clock may read a hair earlier) */
+  private evaluate(reachedMs = 0, look: 'checkpoint' | 'any' = 'any'): void {
     const election = this.election;
     if (election === undefined || this.state === 'closed') return;
     const now = this.clock.now();
-    const elapsedMs = timedOut ? Math.max(now - election.startedAt, this.rules.timeoutMs) : now - election.startedAt;
+    const elapsedMs = Math.max(now - election.startedAt, reachedMs);
     const evidence = [...election.candidates].map((c) => c.evidence(now));
-    const decision = decide(evidence, this.rules, elapsedMs);
+    const decision = decide(evidence, this.rules, elapsedMs, look);
     if (decision.kind === 'undecided') return;
 
-    this.clock.clearTimeout(election.timer);
+    for (const t of election.timers) this.clock.clearTimeout(t);
     this.election = undefined;
     const byIndex = (i: number | undefined) => [...election.candidates].find((c) => c.index === i);
     const winner = decision.kind === 'elected' ? byIndex(decision.winner) : undefined;
@@ -312,7 +318,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
   private abandonElection(): void {
     const election = this.election;
     if (election === undefined) return;
-    this.clock.clearTimeout(election.timer);
+    for (const t of election.timers) this.clock.clearTimeout(t);
     for (const c of election.candidates) c.inElection = false;
     this.election = undefined;
   }

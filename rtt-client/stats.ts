@@ -61,6 +61,8 @@ export interface WindowSummary {
  */
 export class SampleWindow {
   private readonly outcomes: Array<number | null> = [];
+  /** outcomes added since the window was made or cleared */
+  private added = 0;
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`window size must be a positive integer, got ${size}`);
@@ -77,6 +79,12 @@ export class SampleWindow {
 
   clear(): void {
     this.outcomes.length = 0;
+    this.added = 0;
+  }
+
+  /** True while the first outcome added (since the last clear) is still in the window. */
+  holdsFirst(): boolean {
+    return this.added > 0 && this.added <= this.size;
   }
 
   /** RTTs of the last `n` answered probes (all of them when n is omitted), oldest first. */
@@ -99,6 +107,7 @@ export class SampleWindow {
   }
 
   private push(outcome: number | null): void {
+    this.added++;
     this.outcomes.push(outcome);
     if (this.outcomes.length > this.size) this.outcomes.shift();
   }

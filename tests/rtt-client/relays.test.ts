@@ -97,7 +97,10 @@ test('elects the nearest relay; the losers never join the room', async () => {
 
   expect(elected[0].server.region).toBe('near');
   expect(elected[0].rttMs).toBeGreaterThanOrEqual(REGIONS[0].rttMs);
-  expect(elected[0].standby?.region).toBe('mid');
+  // an early decision can come before the runner-up's second sample: then a background election
+  // measures the others and makes the next fastest the standby
+  if (elected[0].standby === undefined) await eventually(() => manager!.standbyServer, { timeoutMs: 5_000, what: 'a standby' });
+  expect(manager.standbyServer?.region).toBe('mid');
   // the application saw its session start on the winner
   expect(decodePacketWrapper(received[0]).packetType).toBe(PacketType.SESSION_ASSIGNED);
   const d = manager.diagnostics();
