@@ -102,7 +102,7 @@ const KIB = 1024;
 const MIB = 1024 * KIB;
 
 /** MEMORY_LIMIT_BYTES when unset: the relay manifest's memory limit (topology/relay-sizing.ts; tests/bench/relay-sizing.test.ts holds them equal). */
-export const DEFAULT_MEMORY_LIMIT_BYTES = 512 * MIB;
+export const DEFAULT_MEMORY_LIMIT_BYTES = 640 * MIB;
 
 export interface MemoryBudgets {
   /** All sockets' send buffers together; over it, sockets above their fair share get no media. */

@@ -7,13 +7,14 @@
  * RTT probes) that one core of our relay carries, by room size, from the relay's own CPU time per
  * delivered frame; and its resident memory under that load. Measured on a 2-core machine with the
  * relay pinned to one core and the load generators on the other, over loopback, where the relay is
- * also charged its receivers' kernel TCP work: the figures err low. In rooms of 20 and 50 the
- * generators fell behind before the relay did (projections from a third of a core).
+ * also charged its receivers' kernel TCP work: the figures err low. The generators fell behind before
+ * the relay did in every room size (projections from 25–46 % of a core; per-frame cost falls with load,
+ * so these err low too).
  * Re-measure and replace these values; everything below follows from them.
  */
 export const RELAY_CAPACITY = {
   /** participants per relay core, by participants per room */
-  participantsPerCore: { 2: 308, 5: 232, 20: 235, 50: 140 } as Readonly<Record<2 | 5 | 20 | 50, number>>,
+  participantsPerCore: { 2: 540, 5: 435, 20: 286, 50: 200 } as Readonly<Record<2 | 5 | 20 | 50, number>>,
   /** the room size replicas are planned for (a typical call) */
   planningRoomSize: 5 as const,
   /** relay RSS with no sessions, MiB (bench Memory section: 91.0 MiB) */
@@ -21,11 +22,13 @@ export const RELAY_CAPACITY = {
   /**
    * RSS growth per participant under the media mix, KiB: (162.4 − 91.0) MiB over 100 participants in
    * rooms of 5, with the generators behind, so the relay held queued keyframes for slow receivers
-   * (what a real slow receiver pins too, up to the per-socket buffer bound)
+   * (what a real slow receiver pins too, up to the per-socket buffer bound). Kept from that run: the
+   * quiet run's RSS grew less (about 300 KiB per participant) but accumulates over its steps in one
+   * process, so it is not a cleaner measure; the larger figure errs safe.
    */
   rssPerParticipantKiB: 731,
   /** where the figures come from */
-  source: 'BENCHMARKS.md, Capacity (measuring commit 519ed97, 2026-11-25; memory figures from commit 076d629)',
+  source: 'BENCHMARKS.md, Capacity (measuring commit fc87179, 2026-11-25; memory figures from commit 076d629)',
 } as const;
 
 export interface RelaySizing {

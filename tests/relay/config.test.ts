@@ -33,9 +33,9 @@ test.each([
   expect(() => parseConfig({ [name]: value })).toThrow(message);
 });
 
-test('MEMORY_LIMIT_BYTES: the downward API\'s byte count, 512 MiB when unset; budgets are half of it, a quarter of that for NATS', () => {
+test('MEMORY_LIMIT_BYTES: the downward API\'s byte count, 640 MiB when unset; budgets are half of it, a quarter of that for NATS', () => {
   expect(parseConfig({}).memoryLimitBytes).toBe(DEFAULT_MEMORY_LIMIT_BYTES);
-  expect(DEFAULT_MEMORY_LIMIT_BYTES).toBe(512 * 1024 * 1024);
+  expect(DEFAULT_MEMORY_LIMIT_BYTES).toBe(640 * 1024 * 1024);
   expect(parseConfig({ MEMORY_LIMIT_BYTES: '1073741824' }).memoryLimitBytes).toBe(1073741824);
   expect(memoryBudgets(512 * 1024 * 1024)).toEqual({ socketBytes: 192 * 1024 * 1024, natsOutboundBytes: 64 * 1024 * 1024 });
 });

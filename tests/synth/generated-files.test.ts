@@ -79,8 +79,8 @@ describe('npm run synth output', () => {
 
   it('prints each region\'s requests against its pool at the relays\' HPA maximum', () => {
     expect(summary(testTopology(regions), [])).toContain(
-      "capacity at the relays' HPA maximum: us-east 12650m of 15600m CPU, 6.3 of 24.0 GiB on 4 × s-4vcpu-8gb; " +
-        'singapore 12400m of 15600m CPU, 5.8 of 24.0 GiB on 4 × s-4vcpu-8gb',
+      "capacity at the relays' HPA maximum: us-east 12650m of 15600m CPU, 7.0 of 24.0 GiB on 4 × s-4vcpu-8gb; " +
+        'singapore 12400m of 15600m CPU, 6.5 of 24.0 GiB on 4 × s-4vcpu-8gb',
     );
   });
 

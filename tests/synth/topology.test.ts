@@ -157,7 +157,7 @@ describe('bad topologies stop with a message naming region, field and value', ()
     ['a node size of unknown capacity', [withRegion(usEast, { nodePool: { size: 'so-64vcpu-512gb', minNodes: 2, maxNodes: 4 } })],
       'region "us-east": nodePool.size has no known allocatable resources (known: s-1vcpu-2gb, s-2vcpu-2gb, s-2vcpu-4gb, s-4vcpu-8gb, s-8vcpu-16gb, c-2, c-4, c-8, g-2vcpu-8gb, g-4vcpu-16gb, g-8vcpu-32gb) (got "so-64vcpu-512gb")'],
     ['one s-2vcpu-4gb node for everything', [withRegion(usEast, { nodePool: { size: 's-2vcpu-4gb', count: 1, minNodes: undefined, maxNodes: undefined } })],
-      'region "us-east": nodePool cannot schedule the region: it requests 11750m CPU and 5.2 GiB with 10 relays (relay.maxReplicas), 3 NATS servers and the system pods, but 1 × s-2vcpu-4gb can allocate 1900m CPU and 2.5 GiB; use a larger size, more nodes (or autoscaling maxNodes) or fewer relays (got {"size":"s-2vcpu-4gb","nodes":1})'],
+      'region "us-east": nodePool cannot schedule the region: it requests 11750m CPU and 5.8 GiB with 10 relays (relay.maxReplicas), 3 NATS servers and the system pods, but 1 × s-2vcpu-4gb can allocate 1900m CPU and 2.5 GiB; use a larger size, more nodes (or autoscaling maxNodes) or fewer relays (got {"size":"s-2vcpu-4gb","nodes":1})'],
     ['zero replicas', [withRegion(usEast, { nats: { replicas: 0 } })],
       'region "us-east": nats.replicas must be an integer ≥ 1 (got 0)'],
     ['unparseable size', [withRegion(usEast, { nats: { jetstreamStorage: '5 gigs' } })],
