@@ -83,11 +83,14 @@ test('elects the nearest relay in Chromium, with the browser\'s own WebSocket', 
   const r = await results();
   expect(r.errors).toEqual([]);
   expect(r.elected).toHaveLength(1);
-  expect(r.elected[0]).toMatchObject({ region: 'near', standby: 'mid' });
+  expect(r.elected[0]).toMatchObject({ region: 'near' });
   expect(r.elected[0].rttMs).toBeGreaterThanOrEqual(20);
   expect(r.messages).toBeGreaterThan(0); // SESSION_ASSIGNED replayed from the winner
-  // the 1 Hz 'diagnostics' events arrive in the page too
-  await page!.waitForFunction(() => (window as unknown as { results: PageResults }).results.diagnostics.some((x) => x.state === 'active'), undefined, { timeout: 5_000 });
+  // the 1 Hz 'diagnostics' events arrive in the page too; an early decision can come before the
+  // runner-up's second sample, and then a background election makes the next fastest the standby
+  const standbyReady = () =>
+    (window as unknown as { results: PageResults }).results.diagnostics.some((x) => x.state === 'active' && x.candidates.some((c) => c.role === 'standby'));
+  await page!.waitForFunction(standbyReady, undefined, { timeout: 8_000 });
   const d = (await results()).diagnostics.at(-1)!;
   expect(d.state).toBe('active');
   expect(d.candidates.map((c) => [c.region, c.role, c.state])).toEqual([['mid', 'standby', 'open'], ['near', 'active', 'open'], ['far', 'candidate', 'closed']]);
