@@ -62,49 +62,52 @@ export interface Posterior {
 
 const TINY = 1e-300;
 
+/**
+ * Slow outliers (spikes): a share of the values, larger for a mean over several round trips (any of
+ * them may spike, and a spike is then divided among them), spread evenly above the shape's low end.
+ */
+function outliers(rounds: number): { share: number; span: number } {
+  return { share: Math.min(0.5, OUTLIER_SHARE * rounds), span: OUTLIER_SPAN_MS / rounds };
+}
+
+/** the lowest value a shape gives on a path of base `b` */
+function lowEnd(shape: NoiseShape, b: number): number {
+  return shape.kind === 'jitter' ? b - shape.scale * b : b;
+}
+
 /** density of one value (a single RTT, or the mean of `rounds` of them) on a path of base `b` */
 function density(shape: NoiseShape, x: number, b: number, rounds: number): number {
-  const outlierShare = Math.min(0.5, OUTLIER_SHARE * rounds);
-  const span = OUTLIER_SPAN_MS / rounds;
   let body: number;
-  let low: number;
   if (shape.kind === 'jitter') {
     const h = shape.scale * b;
-    low = b - h;
     const z = Math.abs(x - b);
     // the mean of two or more uniform draws: a triangle over the same support (exact for two)
     body = z > h ? 0 : rounds === 1 ? 1 / (2 * h) : (1 - z / h) / h;
   } else {
-    low = b;
     const e = x - b;
-    const theta = (shape.scale * b) / rounds;
-    body = e < 0 ? 0 : gammaDensity(e, rounds, theta);
+    body = e < 0 ? 0 : gammaDensity(e, rounds, (shape.scale * b) / rounds);
   }
-  const outlier = x >= low && x <= low + span ? 1 / span : 0;
-  return (1 - outlierShare) * body + outlierShare * outlier;
+  const { share, span } = outliers(rounds);
+  const low = lowEnd(shape, b);
+  return (1 - share) * body + share * (x >= low && x <= low + span ? 1 / span : 0);
 }
 
 /** probability a value (single RTT, or the mean of `rounds`) exceeds `x` on a path of base `b` */
 function survival(shape: NoiseShape, x: number, b: number, rounds: number): number {
-  const outlierShare = Math.min(0.5, OUTLIER_SHARE * rounds);
-  const span = OUTLIER_SPAN_MS / rounds;
   let body: number;
-  let low: number;
   if (shape.kind === 'jitter') {
-    const h = shape.scale * b;
-    low = b - h;
-    const z = (x - b) / h;
+    const z = (x - b) / (shape.scale * b);
     if (z <= -1) body = 1;
     else if (z >= 1) body = 0;
     else if (rounds === 1) body = (1 - z) / 2;
     else body = z < 0 ? 1 - (1 + z) ** 2 / 2 : (1 - z) ** 2 / 2;
   } else {
-    low = b;
     const e = x - b;
     body = e <= 0 ? 1 : gammaSurvival(e, rounds, (shape.scale * b) / rounds);
   }
-  const outlier = Math.min(1, Math.max(0, (low + span - Math.max(x, low)) / span));
-  return (1 - outlierShare) * body + outlierShare * outlier;
+  const { share, span } = outliers(rounds);
+  const low = lowEnd(shape, b);
+  return (1 - share) * body + share * Math.min(1, Math.max(0, (low + span - Math.max(x, low)) / span));
 }
 
 function gammaDensity(e: number, k: number, theta: number): number {
