@@ -74,8 +74,8 @@ describe('election scenarios', () => {
     { name: 'exact tie: list order', servers: { a: fast(30), b: fast(30) }, winner: 'a', standby: 'b', why: 'timeout', within: 3100 },
     {
       // The election ranks floors: RTT is never below a path's floor, so a's 30 ms replies prove its
-      // floor, and its slow replies are read as queueing above it. Whether the call should leave a
-      // path that stays that slow is the degradation check's question, not the election's.
+      // floor, and its slow replies are read as queueing above it (a known limit, README: the client
+      // section).
       name: 'heavy queueing does not hide the lower floor',
       servers: { a: { connectMs: 60, rtt: cycle([30, 120, 115]) }, b: fast(45) },
       winner: 'a', standby: 'b', why: 'clear', within: 2000,
