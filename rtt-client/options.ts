@@ -30,7 +30,7 @@ export interface ConnectionManagerOptions {
   probeTimeoutMs?: number;
   /** an election decides with what it has after this long (default 2000 ms, the videocall client's election period) */
   electionTimeoutMs?: number;
-  /** the "clearly ahead" rule and the transport preference (see election.ts); defaults in DEFAULT_ELECTION_RULES */
+  /** when an election may decide early (confidence, the 1 s checkpoint) and the transport preference (see election.ts); defaults in DEFAULT_ELECTION_RULES */
   election?: Partial<Omit<ElectionRules, 'timeoutMs'>>;
   /** the active connection fails over when no probe reply came for this long (default 2500 ms) */
   silenceTimeoutMs?: number;

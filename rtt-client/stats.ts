@@ -13,7 +13,7 @@ export function quantile(values: readonly number[], q: number): number {
 
 export const median = (values: readonly number[]): number => quantile(values, 0.5);
 export const p90 = (values: readonly number[]): number => quantile(values, 0.9);
-/** The low end of a candidate's spread, compared against a leader's p90 by the election. */
+/** The low end of a candidate's spread (diagnostics). */
 export const p10 = (values: readonly number[]): number => quantile(values, 0.1);
 
 /** Share of the slowest samples `rttEstimate` leaves out. */
@@ -29,18 +29,6 @@ export function rttEstimate(values: readonly number[]): number {
   if (values.length === 0) return NaN;
   const kept = [...values].sort((a, b) => a - b).slice(0, values.length - Math.floor(values.length * SLOWEST_SHARE_DROPPED));
   return kept.reduce((sum, v) => sum + v, 0) / kept.length;
-}
-
-/**
- * A candidate's RTT as the election ranks it: halfway between its lowest sample and `rttEstimate`.
- * Under queueing noise (a floor plus delays that are never negative, as on real paths) the minimum
- * finds the floor with the fewest samples; under symmetric jitter the minimum of a few samples
- * scatters and the mean is steadier. Each half covers the other's weak case: on the election
- * benchmark's streams neither alone ranks as well under both. NaN when there are none.
- */
-export function rankingRtt(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  return (Math.min(...values) + rttEstimate(values)) / 2;
 }
 
 export interface WindowSummary {

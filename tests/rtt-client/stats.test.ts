@@ -1,4 +1,4 @@
-import { median, p90, quantile, rankingRtt, rttEstimate, SampleWindow } from '../../rtt-client/stats';
+import { median, p90, quantile, rttEstimate, SampleWindow } from '../../rtt-client/stats';
 
 describe('quantiles', () => {
   test.each([
@@ -73,13 +73,16 @@ describe('SampleWindow', () => {
   });
 });
 
-describe('rankingRtt: halfway between the minimum and the trimmed mean', () => {
-  test.each([
-    { samples: [20, 80, 25, 75], expected: 35 }, // (20 + 50) / 2
-    { samples: [30, 30, 30, 30, 400], expected: 30 }, // the spike is trimmed and the minimum ignores it
-    { samples: [100], expected: 100 },
-    { samples: [], expected: NaN },
-  ])('$samples → $expected', ({ samples, expected }) => {
-    expect(rankingRtt(samples)).toBe(expected);
-  });
+test('SampleWindow.holdsFirst: true while the first outcome (the handshake) is still in the window', () => {
+  const w = new SampleWindow(3);
+  expect(w.holdsFirst()).toBe(false);
+  w.addSample(40);
+  w.addLoss();
+  w.addSample(41);
+  expect(w.holdsFirst()).toBe(true);
+  w.addSample(42); // the first falls out
+  expect(w.holdsFirst()).toBe(false);
+  w.clear();
+  w.addSample(50);
+  expect(w.holdsFirst()).toBe(true);
 });
