@@ -2,7 +2,7 @@
 // Routing reads only packet type, session id and, for MEDIA, the inner media type.
 import { MediaType, MeetingEvent, PacketType } from './packets';
 import * as protobuf from './protobuf';
-import { CodecError, FieldReader, WireType, Writer, encodeVarint, expectWireType, fields, fixed64ToDouble, utf8 } from './protobuf';
+import { CodecError, FieldReader, WireType, Writer, expectWireType, fields, fixed64ToDouble, utf8 } from './protobuf';
 
 // The per-frame functions below (readRoutingView, isRttProbe, stampSessionId) use these module
 // constants instead of the imports: tsx's CommonJS output, which runs the relay in the tests and

@@ -274,6 +274,13 @@ export function allocBytes(size: number): Uint8Array {
   return nodeBuffer !== undefined ? nodeBuffer.allocUnsafe(size) : new Uint8Array(size);
 }
 
+/** Byte-for-byte equality. */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** A copy of `bytes` that owns its memory (see allocBytes). */
 export function copyBytes(bytes: Uint8Array): Uint8Array {
   const out = allocBytes(bytes.length);

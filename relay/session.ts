@@ -14,6 +14,7 @@ const readView = protocol.readRoutingView;
 const isProbe = protocol.isRttProbe;
 const stampFrame = protocol.stampSessionId;
 const CodecErrorClass = protocol.CodecError;
+const sameBytes = protocol.bytesEqual;
 const CONGESTION: number = PacketType.CONGESTION;
 const HEALTH: number = PacketType.HEALTH;
 const SESSION_ASSIGNED: number = PacketType.SESSION_ASSIGNED;
@@ -69,12 +70,6 @@ export type SessionAction =
 
 const SECOND_MS = 1_000;
 const SYSTEM_USER_BYTES = utf8.encode(SYSTEM_USER_ID);
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** PacketWrapper{MEETING, SYSTEM, session 0, MeetingPacket{...}} as the system subject carries it. */
 export function systemMeetingFrame(meeting: Parameters<typeof encodeMeetingPacket>[0]): Uint8Array {

@@ -1,7 +1,7 @@
 // One connection to one server: its transport, its probes and their samples, its silence timer, and
 // the frames it holds until it becomes active. The manager decides roles; a Candidate only carries
 // them out (probe rate, silence allowance) and reports what happens through `CandidateEvents`.
-import { CodecError, PacketType, decodePacketWrapper, encodeRttProbe, readRttProbeTimestamp } from '../protocol';
+import { CodecError, PacketType, bytesEqual, decodePacketWrapper, encodeRttProbe, readRttProbeTimestamp } from '../protocol';
 import type { Clock, TimerHandle } from './clock';
 import type { CandidateEvidence } from './election';
 import type { Settings } from './options';
@@ -292,10 +292,4 @@ export class Candidate {
 export function handshakeRoundTrips(server: ServerEntry): number {
   if (server.transport === 'webtransport') return 2;
   return new URL(server.url).protocol === 'wss:' ? 3 : 2;
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

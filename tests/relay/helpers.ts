@@ -5,7 +5,7 @@ import type net from 'node:net';
 import type { Msg, NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import WebSocket from 'ws';
-import { MediaType, PacketType, decodeMeetingPacket, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, newSessionId, subjects } from '../../protocol';
+import { MediaType, PacketType, bytesEqual, decodeMeetingPacket, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, newSessionId, subjects } from '../../protocol';
 import { NatsServer, startNatsServer } from '../support/nats';
 import { eventually, httpGet } from '../support/processes';
 import { RelayProcess, startRelay } from '../support/relay';
@@ -138,9 +138,8 @@ export function packetTypeOf(frame: Uint8Array): number | undefined {
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0;
-}
+/** Byte-for-byte equality (the protocol's own). */
+export const sameBytes = bytesEqual;
 
 export const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 
