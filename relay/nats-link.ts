@@ -61,6 +61,8 @@ export class NatsLink {
     private readonly log: Logger,
     private readonly metrics: RelayMetrics,
     private readonly clock: () => number = Date.now,
+    /** runs the batch at the end of this poll phase (the server shares one setImmediate a turn) */
+    private readonly schedule: (run: () => void) => void = setImmediate,
   ) {}
 
   /** True once the first connection is up: subscriptions can be made from then on. */
@@ -177,7 +179,7 @@ export class NatsLink {
 
   /**
    * Queues a publish, or returns why not (nothing is queued then; the caller counts the drop).
-   * The queue goes out in setImmediate, right after this poll phase, so frames read from many
+   * The queue goes out right after this poll phase (`schedule`), so frames read from many
    * sockets in one loop turn share one write to NATS. `frame` is copied into the turn's PUB batch.
    */
   publish(subject: string, frame: Uint8Array): DropReason | undefined {
@@ -199,7 +201,7 @@ export class NatsLink {
     const refused = this.refusal(length);
     if (refused !== undefined) return refused;
     this.publishedBytes += length;
-    if (this.outbox.length === 0) setImmediate(() => this.flush());
+    if (this.outbox.length === 0) this.schedule(this.flushNow);
     const need = pubLength(subject, length);
     if (this.wire.length - this.wireUsed < need) this.newWireChunk(need);
     const end = writePubHeader(this.wire, this.wireUsed, subject, length);
@@ -215,6 +217,10 @@ export class NatsLink {
     this.outbox.push({ subject, frame: payload, valid: true });
     return payload;
   }
+
+  private readonly flushNow = () => {
+    this.flush();
+  };
 
   private newWireChunk(need: number): void {
     if (this.wireUsed > this.wireSent) this.wireRetired.push(this.wire.subarray(this.wireSent, this.wireUsed));

@@ -11,7 +11,7 @@ import type { MemoryBudgets, RelayConfig } from './config';
 import type { Logger } from './log';
 import { Member, Membership, MembershipAction, PRESENCE_INTERVAL_MS, Presence, parsePresence } from './membership';
 import type { DropReason, RelayMetrics } from './metrics';
-import { FanOutQueue } from './fanout-queue';
+import { FanOutQueue, turnEndScheduler } from './fanout-queue';
 import { NatsLink } from './nats-link';
 import { Room, Rooms } from './rooms';
 import { CloseCode, Session, SessionAction, SessionIdentity, participantFrame, publishedLength, writePublished } from './session';
@@ -81,7 +81,8 @@ export class RelayServer {
   /** Series bumped for every frame, resolved once. */
   private readonly traffic: ReturnType<typeof trafficCounters>;
   /** Client frames wait here until the poll phase ends, so each receiver's are written together. */
-  private readonly clientFrames = new FanOutQueue<QueuedFrame>((q) => this.fanOutQueued(q), setImmediate);
+  private readonly afterPoll = turnEndScheduler();
+  private readonly clientFrames = new FanOutQueue<QueuedFrame>((q) => this.fanOutQueued(q), this.afterPoll);
 
   constructor(
     private readonly config: RelayConfig,
@@ -93,7 +94,7 @@ export class RelayServer {
     this.budgets = memoryBudgets(config.memoryLimitBytes);
     this.link = new NatsLink(
       { servers: config.natsUrls, name: `relay-${config.region}-${config.serverId}`, outboundBudgetBytes: this.budgets.natsOutboundBytes },
-      log, metrics,
+      log, metrics, Date.now, this.afterPoll,
     );
     this.link.onFlushed = (sent) => {
       this.traffic.framesOutNats.inc(sent.frames);
