@@ -8,14 +8,15 @@
  * delivered frame; and its resident memory under that load. Measured on a 2-core machine with the
  * relay pinned to one core and the load generators on the other, over loopback, where the relay is
  * also charged its receivers' kernel TCP work: the figures err low. The generators ran out before the
- * relay did in every room size (projections from the largest step that met both limits, at 25–62 % of a
- * core; per-frame cost falls with load, so these err low too). The run before, of the same relay code,
- * gave 526 / 408 / 286 / 114: on this VM the figures move by 10–40 % from run to run.
+ * relay did in every room size but 20 (projections from the largest step that met both limits, at 24–51 % of
+ * a core; per-frame cost falls with load, so these err low too). Two runs before, of nearly the same relay
+ * code, gave 526 / 408 / 286 / 114 and 641 / 445 / 320 / 192: on this VM the figures move by 10–50 % from
+ * run to run; the lowest of each is within about 20 % of these.
  * Re-measure and replace these values; everything below follows from them.
  */
 export const RELAY_CAPACITY = {
   /** participants per relay core, by participants per room */
-  participantsPerCore: { 2: 641, 5: 445, 20: 320, 50: 192 } as Readonly<Record<2 | 5 | 20 | 50, number>>,
+  participantsPerCore: { 2: 543, 5: 393, 20: 167, 50: 156 } as Readonly<Record<2 | 5 | 20 | 50, number>>,
   /** the room size replicas are planned for (a typical call) */
   planningRoomSize: 5 as const,
   /** relay RSS with no sessions, MiB (bench Memory section: 91.0 MiB) */
@@ -29,7 +30,7 @@ export const RELAY_CAPACITY = {
    */
   rssPerParticipantKiB: 731,
   /** where the figures come from */
-  source: 'BENCHMARKS.md, Capacity (measuring commit 50fc81f, 2026-11-25; memory figures from commit 076d629)',
+  source: 'BENCHMARKS.md, Capacity (measuring commit 5dc3872, 2026-11-25; memory figures from commit 076d629)',
 } as const;
 
 export interface RelaySizing {
