@@ -126,6 +126,9 @@ export class Generators {
       windowMs: Math.max(...rs.map((r) => r.windowMs)),
       latencyMs: h.summary(),
       latencyHistogram: h.data(),
+      // split by group only within one process (summaries do not merge)
+      crossLatencyMs: rs.length === 1 ? rs[0].crossLatencyMs : undefined,
+      sameLatencyMs: rs.length === 1 ? rs[0].sameLatencyMs : undefined,
       expected: rs.reduce((a, r) => a + r.expected, 0),
       lost: rs.reduce((a, r) => a + r.lost, 0),
       cpu: Object.fromEntries(Object.entries(cpu).filter(([k]) => !k.startsWith('gen') && k !== 'loadgen')),

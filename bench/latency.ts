@@ -1,8 +1,10 @@
 // 2. Added latency: client → relay A → NATS → relay B → client, minus client → NATS → client,
-// one room of N split over two relays, at half the maximum load our relay reached in (1).
+// one room of N split over two relays, at half the maximum load both paths reached in (1): the
+// comparison means something only at a load the direct path carries too.
 import os from 'node:os';
 import { benchEnv } from './env';
-import { closeAll, connectAll, natsParticipant, runLoad, sleep, wsParticipant, type Participant, type RunResult } from './load';
+import { Generators, type GeneratedRun } from './generators';
+import { sleep, type RunOptions, type RunResult } from './load';
 import { placeSystem, placement, release, startRelay } from './procs';
 import { fmt, type BenchResult, type Row } from './report';
 import { median, spread } from './stats';
@@ -22,56 +24,65 @@ export const LATENCY_QUICK: LatencyOptions = { roomSize: 5, frameBytes: 1024, wa
 export const TARGET_ADDED_P99_MS = 1;
 
 interface Pair {
-  relay: RunResult;
-  nats: RunResult;
+  relay: GeneratedRun;
+  nats: GeneratedRun;
   addedP50: number;
   addedP99: number;
 }
 
 /**
- * `maxDeliveredPerSec`: our relay's saturation figure for this room and frame size from the fan-out
- * benchmark; measured here (one short saturation run) when that benchmark did not run.
+ * `maxDeliveredPerSec`: the smaller of our relay's and raw NATS's saturation figures for one room of
+ * this size and frame size, from the fan-out benchmark; measured here (one short saturation run of
+ * each) when that benchmark did not run.
  */
 export async function benchLatency(opts: LatencyOptions, maxDeliveredPerSec: number | undefined, log: (s: string) => void): Promise<BenchResult> {
   const env = await benchEnv();
   const n = opts.roomSize;
   const relayB = await startRelay({ natsUrl: env.nats.url, serverId: 'bench-b' });
+  // the participants live in a fresh generator process: the benchmark's own heap (results of the runs
+  // before) would add its garbage-collection pauses to both paths' tails
+  const gens = await Generators.start(1);
   const room = `latency-${process.pid}`;
-  let relayPs: Participant[] = [];
-  let natsPs: Participant[] = [];
+  const indices = Array.from({ length: n }, (_, i) => i);
   const pairs: Pair[] = [];
-  let maxSource = 'the fan-out benchmark (1), saturation';
+  let maxSource = 'the fan-out benchmark (1), saturation, the smaller of our relay\'s and raw NATS\'s';
   let fps: number;
+  const relayA = `ws://127.0.0.1:${env.relay.port}`;
   try {
     // alternate participants between relay A and relay B, so every sender has receivers on the other one
-    relayPs = await connectAll(n, (i) => wsParticipant(`ws://127.0.0.1:${i % 2 === 0 ? env.relay.port : relayB.port}`, room, i, i % 2));
-    natsPs = await connectAll(n, (i) => natsParticipant(env.nats.url, `${room}-nats`, i));
-    // both relays on core 0; this process (the generator) and nats-server on the other core, for both paths
-    placeSystem([env.relay.pid, relayB.pid], [process.pid, env.nats.pid, env.wsRelay.pid]);
+    await gens.open('relay', 'ws', relayA, [{ room, indices, urls: indices.map((i) => (i % 2 === 0 ? relayA : `ws://127.0.0.1:${relayB.port}`)) }]);
+    await gens.open('nats', 'nats', env.nats.url, [{ room: `${room}-nats`, indices }]);
+    // both relays on core 0; the generator and nats-server on the other core, for both paths
+    placeSystem([env.relay.pid, relayB.pid], [...gens.pids, env.nats.pid, env.wsRelay.pid]);
     await sleep(300);
+    const run = (tag: 'relay' | 'nats' | 'max', mode: RunOptions['mode'], warmupMs: number, durationMs: number) =>
+      gens.run(tag, { frameBytes: opts.frameBytes, mode, warmupMs, durationMs }, tag === 'nats' ? { nats: env.nats.pid } : { relayA: env.relay.pid, relayB: relayB.pid, nats: env.nats.pid });
     if (maxDeliveredPerSec === undefined) {
-      const single = await connectAll(n, (i) => wsParticipant(`ws://127.0.0.1:${env.relay.port}`, `${room}-max`, i));
+      await gens.open('max', 'ws', relayA, [{ room: `${room}-max`, indices }]);
       try {
-        const window = Math.max(2, Math.floor((128 * 1024) / (opts.frameBytes * n)));
-        maxDeliveredPerSec = (await runLoad({ participants: single, frameBytes: opts.frameBytes, mode: { kind: 'saturate', window }, warmupMs: opts.warmupMs, durationMs: opts.durationMs })).deliveredPerSec;
-        maxSource = 'a saturation run of this benchmark (the fan-out benchmark did not run)';
+        const saturate = { kind: 'saturate' as const, window: Math.max(2, Math.floor((128 * 1024) / (opts.frameBytes * n))) };
+        maxDeliveredPerSec = Math.min((await run('max', saturate, opts.warmupMs, opts.durationMs)).deliveredPerSec, (await run('nats', saturate, opts.warmupMs, opts.durationMs)).deliveredPerSec);
+        maxSource = 'saturation runs of this benchmark, the smaller of our relay\'s and direct NATS\'s (the fan-out benchmark did not run)';
       } finally {
-        await closeAll(single);
+        await gens.close('max');
       }
     }
     fps = maxDeliveredPerSec / 2 / (n * (n - 1));
     log(`latency: max ${fmt.rate(maxDeliveredPerSec)} fr/s → ${fps.toFixed(0)} fps per sender`);
+    // one unmeasured pair first, as long as a measured one: relay B starts with this benchmark, and its
+    // first seconds under load carry JIT compilation (the first measured pair's tail showed it)
+    for (const tag of ['relay', 'nats'] as const) await run(tag, { kind: 'rate', fps }, opts.warmupMs, opts.durationMs);
     for (let k = 0; k < opts.repeats; k++) {
-      const relay = await runLoad({ participants: relayPs, frameBytes: opts.frameBytes, mode: { kind: 'rate', fps }, warmupMs: opts.warmupMs, durationMs: opts.durationMs, cpuPids: { relayA: env.relay.pid, relayB: relayB.pid, nats: env.nats.pid } });
-      const nats = await runLoad({ participants: natsPs, frameBytes: opts.frameBytes, mode: { kind: 'rate', fps }, warmupMs: opts.warmupMs, durationMs: opts.durationMs, cpuPids: { nats: env.nats.pid } });
+      const relay = await run('relay', { kind: 'rate', fps }, opts.warmupMs, opts.durationMs);
+      const nats = await run('nats', { kind: 'rate', fps }, opts.warmupMs, opts.durationMs);
       const pair = { relay, nats, addedP50: relay.crossLatencyMs!.p50 - nats.latencyMs.p50, addedP99: relay.crossLatencyMs!.p99 - nats.latencyMs.p99 };
       pairs.push(pair);
       log(`latency #${k + 1}: relay path p50 ${fmt.ms(relay.crossLatencyMs!.p50)} p99 ${fmt.ms(relay.crossLatencyMs!.p99)}; NATS p50 ${fmt.ms(nats.latencyMs.p50)} p99 ${fmt.ms(nats.latencyMs.p99)}; machine ${relay.cpu.machine} %`);
     }
   } finally {
-    release([process.pid, env.relay.pid, relayB.pid, env.nats.pid, env.wsRelay.pid]);
-    await closeAll(relayPs);
-    await closeAll(natsPs);
+    release([...gens.pids, env.relay.pid, relayB.pid, env.nats.pid, env.wsRelay.pid]);
+    for (const tag of ['relay', 'nats']) await gens.close(tag).catch(() => undefined);
+    await gens.stop();
     await relayB.stop();
   }
   const med = (f: (p: Pair) => number) => median(pairs.map(f));
@@ -82,7 +93,7 @@ export async function benchLatency(opts: LatencyOptions, maxDeliveredPerSec: num
   const direct = { p50: med((p) => p.nats.latencyMs.p50), p99: med((p) => p.nats.latencyMs.p99) };
   const delivered = med((p) => p.relay.deliveredPerSec);
   const cores = os.cpus().length;
-  const cpuText = (c: Record<string, number>) => `relay A ${c.relayA} %, relay B ${c.relayB} %, nats-server ${c.nats} %, load generator ${c.loadgen} % of a core; whole machine ${c.machine} % of ${cores * 100} %`;
+  const cpuText = (r: GeneratedRun) => `relay A ${r.cpu.relayA} %, relay B ${r.cpu.relayB} %, nats-server ${r.cpu.nats} %, load generator ${r.loadgen.totalPct} % of a core; whole machine ${r.cpu.machine} % of ${cores * 100} %`;
   const config = `${n} participants over 2 relays, ${opts.frameBytes / 1024} KB frames, ${fps.toFixed(0)} fps each (${fmt.rate(delivered)} fr/s delivered = ½ of ${fmt.rate(maxDeliveredPerSec)})`;
   const rows: Row[] = [
     {
@@ -103,7 +114,7 @@ export async function benchLatency(opts: LatencyOptions, maxDeliveredPerSec: num
       target: `≤ ${TARGET_ADDED_P99_MS} ms`,
       result: p99Established ? 'met' : 'missed',
       note: p99Established ? undefined
-        : `${added.p99 <= TARGET_ADDED_P99_MS ? 'the median pair meets it but not every pair: not established (within the noise); ' : ''}the relay path crosses two relay processes and nats-server, all sharing ${cores} cores with the load generator and other work (${cpuText(pairs[0].relay.cpu)}, first run). See the analysis below`,
+        : `${added.p99 <= TARGET_ADDED_P99_MS ? 'the median pair meets it but not every pair: not established (within the noise); ' : ''}the relay path crosses two relay processes and nats-server, all sharing ${cores} cores with the load generator and other work (${cpuText(pairs[0].relay)}, first run). See the analysis below`,
     },
   ];
   const row = (label: string, d: RunResult['latencyMs'] | undefined) =>
@@ -113,9 +124,9 @@ Path measured: a participant on relay A sends, one on relay B receives (and the 
 nats-server → relay B → client. The same load is then offered to ${n} participants connected straight to nats-server
 (client → nats-server → client). Added latency = relay-path percentile − direct-NATS percentile, per pair of runs; the
 table shows the median over ${opts.repeats} alternating pair(s), and the target counts as met only when every pair meets
-it (a spread that excludes the noise). ${placement.pinned ? `Both relays were pinned to core 0, this generator process and nats-server to core ${placement.otherCpus} (taskset -a), for both paths.` : 'Nothing was pinned.'} Load: half of our relay's maximum from ${maxSource}
+it (a spread that excludes the noise). ${placement.pinned ? `Both relays were pinned to core 0, the generator (one fresh process) and nats-server to core ${placement.otherCpus} (taskset -a), for both paths.` : 'Nothing was pinned.'} Load: half the maximum from ${maxSource}
 (${fmt.rate(maxDeliveredPerSec)} delivered fr/s for ${n} participants, ${opts.frameBytes / 1024} KB), i.e. ${fps.toFixed(0)} frames/s per sender.
-${opts.durationMs} ms measured after ${opts.warmupMs} ms warm-up per run. Senders are paced by a 1 ms timer, so frames leave in small bursts.
+${opts.durationMs} ms measured after ${opts.warmupMs} ms warm-up per run, after one unmeasured run of each path (relay B's JIT warm-up). Senders are paced by a 1 ms timer, so frames leave in small bursts.
 
 | Run | Path | samples | p50 ms | p90 ms | p99 ms | max ms |
 | --- | --- | --- | --- | --- | --- | --- |
@@ -125,13 +136,13 @@ ${pairs.map((p, i) => [
     row(`${i + 1} | client → NATS → client (direct)`, p.nats.latencyMs),
   ].join('\n')).join('\n')}
 
-CPU during the relay runs: ${pairs.map((p, i) => `run ${i + 1}: ${cpuText(p.relay.cpu)}`).join('; ')}.
+CPU during the relay runs: ${pairs.map((p, i) => `run ${i + 1}: ${cpuText(p.relay)}`).join('; ')}.
 `;
   return { name: 'latency', title: 'Added latency', rows, details, raw: { options: opts, maxDeliveredPerSec, maxSource, fpsPerSender: fps, added, pairs: pairs.map((p) => ({ ...p, relay: withoutHistogram(p.relay), nats: withoutHistogram(p.nats) })) } };
 }
 
 /** The raw figures keep the percentiles; the merged histogram behind them is thousands of buckets. */
-function withoutHistogram(r: RunResult): Omit<RunResult, 'latencyHistogram'> {
+function withoutHistogram(r: GeneratedRun): Omit<GeneratedRun, 'latencyHistogram'> {
   const { latencyHistogram: _h, ...rest } = r;
   return rest;
 }

@@ -3,6 +3,7 @@
 // or as fast as the system delivers them, and receivers measuring delivery latency on the same clock.
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
+import net from 'node:net';
 import WebSocket from 'ws';
 import {
   MediaType, PacketType, decodeMediaPacket, decodePacketWrapper, encodeMediaPacket, encodePacketWrapper, encodeRttProbe, subjects, utf8,
@@ -125,11 +126,30 @@ function activationFrame(index: number): Uint8Array {
  * SESSION_ASSIGNED arrived and the session has been activated.
  */
 export async function wsParticipant(baseUrl: string, room: string, index: number, group = 0): Promise<Participant> {
-  const ws = new WebSocket(`${baseUrl}/lobby/${userIdOf(index)}/${room}`, { perMessageDeflate: false });
+  let socket: net.Socket | undefined;
+  const ws = new WebSocket(`${baseUrl}/lobby/${userIdOf(index)}/${room}`, {
+    perMessageDeflate: false,
+    // ws's own netConnect, keeping the socket: `path` is the URL's path here, and net reads it as an IPC path
+    createConnection: ((o: net.NetConnectOpts & { socketPath?: string }) => (socket = net.connect({ ...o, path: o.socketPath } as net.NetConnectOpts))) as typeof net.createConnection,
+  });
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket?.uncork();
+  };
   const p: Participant = {
     index,
     group,
-    send: (frame) => ws.send(frame),
+    // Frames sent in one turn leave in one write, as a browser's network stack writes what a page
+    // queued meanwhile: one write() per frame would make the generator, not the system, the bottleneck.
+    send: (frame) => {
+      if (!corked && socket !== undefined) {
+        corked = true;
+        socket.cork();
+        process.nextTick(uncork);
+      }
+      ws.send(frame);
+    },
     buffered: () => ws.bufferedAmount,
     onFrame: () => undefined,
     close: () => closeWs(ws),

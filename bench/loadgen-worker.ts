@@ -6,6 +6,8 @@ export interface RoomAssignment {
   room: string;
   /** participant indices, unique across every room of the run */
   indices: number[];
+  /** per participant, the server it joins (a room split over relays); its group is that URL's place in the list */
+  urls?: string[];
 }
 
 export type WorkerRequest =
@@ -25,7 +27,11 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       rooms.set(req.tag, mine);
       for (const r of req.rooms) {
         const byPos = r.indices;
-        mine.push(await connectAll(byPos.length, (k) => (req.system === 'ws' ? wsParticipant(`${req.url}`, r.room, byPos[k]) : natsParticipant(req.url, r.room, byPos[k]))));
+        const groups = [...new Set(r.urls ?? [req.url])];
+        const urlOf = (k: number) => r.urls?.[k] ?? req.url;
+        mine.push(await connectAll(byPos.length, (k) => (req.system === 'ws'
+          ? wsParticipant(urlOf(k), r.room, byPos[k], groups.indexOf(urlOf(k)))
+          : natsParticipant(urlOf(k), r.room, byPos[k]))));
       }
       return undefined;
     }

@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   const uncommitted = uncommittedFiles();
   const loadStart = os.loadavg();
   const results: BenchResult[] = [];
-  let relayMax: Record<string, number> | undefined;
+  let commonMax: Record<string, number> | undefined;
   const run = async (name: Name, f: () => Promise<BenchResult> | BenchResult) => {
     if (!args.only.includes(name)) return;
     log(`${name}: start`);
@@ -113,13 +113,13 @@ async function main(): Promise<void> {
   try {
     await run('fanout', async () => {
       const r = await benchFanout(args.quick ? FANOUT_QUICK : FANOUT_FULL, log);
-      relayMax = r.relayMax;
+      commonMax = r.commonMax;
       return r;
     });
     await run('capacity', () => benchCapacity(args.quick ? CAPACITY_QUICK : CAPACITY_FULL, log));
     await run('latency', () => {
       const o = args.quick ? LATENCY_QUICK : LATENCY_FULL;
-      return benchLatency(o, relayMax?.[`${o.roomSize}/${o.frameBytes}`], log);
+      return benchLatency(o, commonMax?.[`${o.roomSize}/${o.frameBytes}`], log);
     });
     await run('election', () => benchElection(args.quick ? ELECTION_QUICK : ELECTION_FULL, log));
     await run('failover', () => benchFailover(args.quick ? FAILOVER_QUICK : FAILOVER_FULL, log));

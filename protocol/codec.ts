@@ -125,13 +125,27 @@ export function sessionIdStamp(sessionId: bigint): Uint8Array {
  * everything else is kept byte-for-byte.
  */
 export function stampSessionId(frame: Uint8Array, view: RoutingView, sessionId: bigint | Uint8Array): Uint8Array {
-  // written in place: encoding the id into its own array cost two allocations per relayed frame
-  const stamp = typeof sessionId === 'bigint' ? undefined : sessionId;
-  const id = stamp === undefined ? varintHalves(sessionId as bigint) : undefined;
+  const stamp = typeof sessionId === 'bigint' ? sessionIdStamp(sessionId) : sessionId;
+  const out = allocBytes(stampedLength(frame, view, stamp));
+  stampInto(out, frame, view, stamp);
+  return out;
+}
+
+/** Bytes of `frame` once stamped with `stamp` (a sessionIdStamp). */
+export function stampedLength(frame: Uint8Array, view: RoutingView, stamp: Uint8Array): number {
   let dropped = 0;
   const ranges = view.sessionIdRanges;
   for (let i = 0; i < ranges.length; i++) dropped += ranges[i][1] - ranges[i][0];
-  const out = allocBytes(frame.length - dropped + (stamp !== undefined ? stamp.length : 1 + id!.length));
+  return frame.length - dropped + stamp.length;
+}
+
+/**
+ * Writes the stamped frame into `out` (exactly stampedLength bytes): the relay stamps client frames
+ * straight into the NATS batch, with no copy of its own (written in place: encoding the id into its
+ * own array cost two allocations per relayed frame).
+ */
+export function stampInto(out: Uint8Array, frame: Uint8Array, view: RoutingView, stamp: Uint8Array): void {
+  const ranges = view.sessionIdRanges;
   let to = 0;
   if (ranges.length === 0) {
     out.set(frame);
@@ -146,13 +160,7 @@ export function stampSessionId(frame: Uint8Array, view: RoutingView, sessionId: 
     out.set(frame.subarray(from), to);
     to += frame.length - from;
   }
-  if (stamp !== undefined) {
-    out.set(stamp, to);
-  } else {
-    out[to] = SESSION_ID_TAG;
-    writeVarintHalves(out, to + 1, id!.lo, id!.hi);
-  }
-  return out;
+  out.set(stamp, to);
 }
 
 export interface PacketWrapper {

@@ -72,3 +72,21 @@ export class FanOutQueue<T> {
     }
   }
 }
+
+/**
+ * One `setImmediate` a loop turn for everything that waits for the end of the poll phase (the NATS
+ * batch, then the fan-out queue, in the order first scheduled): a turn that reads one frame, as at a
+ * real call's rate, pays one check-phase hop, not one per waiting part. Runs scheduled while the batch
+ * runs go to the next one.
+ */
+export function turnEndScheduler(immediate: (run: () => void) => void = setImmediate): (run: () => void) => void {
+  let pending: Array<() => void> = [];
+  const runAll = () => {
+    const runs = pending;
+    pending = [];
+    for (const run of runs) run();
+  };
+  return (run) => {
+    if (pending.push(run) === 1) immediate(runAll);
+  };
+}

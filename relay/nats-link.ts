@@ -42,13 +42,27 @@ export class NatsLink {
   /** When the outstanding heartbeat PING was sent, or undefined when none is outstanding. */
   private pingSentMs: number | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private outbox: Array<{ subject: string; frame: Uint8Array }> = [];
+  /** this turn's publishes; each frame is a view of its payload in the wire chunk (or its own buffer) */
+  private outbox: Array<{ subject: string; frame: Uint8Array; valid: boolean }> = [];
+  /**
+   * The turn's PUB commands are written into a chunk that outlives the turn: bytes [wireSent, wireUsed)
+   * are queued, what is before them has been handed to the client (which may still hold that view until
+   * its socket takes it), and nothing once written is written again. A chunk that fills up is retired
+   * to `wireRetired` until the flush and a larger or fresh one takes its place: one allocation per
+   * WIRE_CHUNK_BYTES of traffic instead of one per turn and one per stamped frame.
+   */
+  private wire: Uint8Array = new Uint8Array(0);
+  private wireUsed = 0;
+  private wireSent = 0;
+  private wireRetired: Uint8Array[] = [];
 
   constructor(
     private readonly options: NatsLinkOptions,
     private readonly log: Logger,
     private readonly metrics: RelayMetrics,
     private readonly clock: () => number = Date.now,
+    /** runs the batch at the end of this poll phase (the server shares one setImmediate a turn) */
+    private readonly schedule: (run: () => void) => void = setImmediate,
   ) {}
 
   /** True once the first connection is up: subscriptions can be made from then on. */
@@ -165,54 +179,90 @@ export class NatsLink {
 
   /**
    * Queues a publish, or returns why not (nothing is queued then; the caller counts the drop).
-   * The queue goes out in setImmediate, right after this poll phase, so frames read from many
-   * sockets in one loop turn share one write to NATS. `frame` must be owned by the caller (not
-   * borrowed from uWS): it is sent after the caller returns.
+   * The queue goes out right after this poll phase (`schedule`), so frames read from many
+   * sockets in one loop turn share one write to NATS. `frame` is copied into the turn's PUB batch.
    */
   publish(subject: string, frame: Uint8Array): DropReason | undefined {
-    const refused = this.refusal(frame.byteLength);
-    if (refused !== undefined) return refused;
-    this.publishedBytes += frame.byteLength;
-    this.outbox.push({ subject, frame });
-    if (this.outbox.length === 1) setImmediate(() => this.flush());
+    const slot = this.reserve(subject, frame.byteLength);
+    if (typeof slot === 'string') return slot;
+    slot.set(frame);
     return undefined;
   }
 
   /**
+   * Queues a publish of `length` bytes on `subject` and returns where its payload goes, for the caller
+   * to fill before this turn ends (the relay stamps client frames straight into it), or why not. The
+   * view stays valid and unchanged for as long as the caller holds it (the local fan-out reads it later
+   * in the turn). A subject NATS would refuse (empty, or with a space or control character: nats.js
+   * `_check`; a control character would break the command line) gets a buffer of its own, is left out
+   * of the batch and counted as failed when the batch goes out, as `nc.publish` would have thrown.
+   */
+  reserve(subject: string, length: number): Uint8Array | DropReason {
+    const refused = this.refusal(length);
+    if (refused !== undefined) return refused;
+    this.publishedBytes += length;
+    if (this.outbox.length === 0) this.schedule(this.flushNow);
+    const need = pubLength(subject, length);
+    if (this.wire.length - this.wireUsed < need) this.newWireChunk(need);
+    const end = writePubHeader(this.wire, this.wireUsed, subject, length);
+    if (end < 0) {
+      const own = allocBytes(length);
+      this.outbox.push({ subject, frame: own, valid: false });
+      return own;
+    }
+    const payload = this.wire.subarray(end, end + length);
+    this.wire[end + length] = CR;
+    this.wire[end + length + 1] = LF;
+    this.wireUsed = end + length + 2;
+    this.outbox.push({ subject, frame: payload, valid: true });
+    return payload;
+  }
+
+  private readonly flushNow = () => {
+    this.flush();
+  };
+
+  private newWireChunk(need: number): void {
+    if (this.wireUsed > this.wireSent) this.wireRetired.push(this.wire.subarray(this.wireSent, this.wireUsed));
+    this.wire = allocBytes(Math.max(WIRE_CHUNK_BYTES, need));
+    this.wireUsed = 0;
+    this.wireSent = 0;
+  }
+
+  /**
    * Sends the queued publishes now; returns the frames and bytes sent and the count that failed.
-   * The batch goes to the client as one buffer of PUB commands (encodePublishes), through its own
-   * command queue, so it keeps its place among the client's other commands (PING, SUB) and its
-   * reconnect buffering; `nc.publish` per frame would validate, format and UTF-8-encode a command
-   * string and allocate for each. Closing (drain), or with a client that lacks that queue, each
-   * frame goes through `nc.publish`.
+   * The batch goes to the client as PUB commands written by `reserve`, through its own command queue,
+   * so it keeps its place among the client's other commands (PING, SUB) and its reconnect buffering;
+   * `nc.publish` per frame would validate, format and UTF-8-encode a command string and allocate for
+   * each. Closing (drain), or with a client that lacks that queue, each frame goes through `nc.publish`.
    */
   flush(): { frames: number; bytes: number; failed: number } {
     const batch = this.outbox;
     this.outbox = [];
+    const pieces = this.wireRetired;
+    this.wireRetired = [];
+    if (this.wireUsed > this.wireSent) pieces.push(this.wire.subarray(this.wireSent, this.wireUsed));
+    this.wireSent = this.wireUsed;
     const sent = { frames: 0, bytes: 0, failed: 0 };
     const nc = this.nc;
     const send = this.closing || nc === undefined ? undefined : commandQueue(nc);
-    if (send !== undefined && batch.length > 0) {
-      const wire = encodePublishes(batch, this.maxPayload);
-      for (const i of wire.refused) {
-        sent.failed++;
-        this.log.warn('nats publish failed', { subject: batch[i].subject, error: 'invalid subject or over max_payload' });
+    for (const { subject, frame, valid } of batch) {
+      if (send !== undefined && valid) {
+        sent.frames++;
+        sent.bytes += frame.byteLength;
+        continue;
       }
-      if (wire.frames > 0) send(wire.bytes);
-      sent.frames = wire.frames;
-      sent.bytes = wire.payloadBytes;
-    } else {
-      for (const { subject, frame } of batch) {
-        try {
-          nc!.publish(subject, frame);
-          sent.frames++;
-          sent.bytes += frame.byteLength;
-        } catch (err) {
-          sent.failed++;
-          this.log.warn('nats publish failed', { subject, error: err });
-        }
+      try {
+        if (send !== undefined) throw new Error('invalid subject');
+        nc!.publish(subject, frame);
+        sent.frames++;
+        sent.bytes += frame.byteLength;
+      } catch (err) {
+        sent.failed++;
+        this.log.warn('nats publish failed', { subject, error: err });
       }
     }
+    if (send !== undefined) for (const piece of pieces) send(piece);
     this.onFlushed?.(sent);
     return sent;
   }
@@ -255,20 +305,58 @@ const CR = 0x0d;
 const LF = 0x0a;
 const SPACE = 0x20;
 
+/** Payload bytes at or above which the turn's PUB batch gets a chunk of its own size. */
+export const WIRE_CHUNK_BYTES = 64 * 1024;
+
+/** The most bytes `PUB <subject> <length>\r\n<payload>\r\n` can take (UTF-8 is ≤ 3 bytes per UTF-16 unit). */
+function pubLength(subject: string, length: number): number {
+  return 4 + 3 * subject.length + 1 + 10 + 2 + length + 2;
+}
+
 /**
- * `PUB <subject> <#bytes>\r\n<payload>\r\n` for each publish, back to back: the NATS client protocol's
- * PUB (docs.nats.io/reference/reference-protocols/nats-protocol#pub), byte for byte what nats-core's
- * ProtocolHandler.publish queues for a publish without reply or headers. A subject nats-core would
- * refuse (empty, or with whitespace: nats.js `_check`; here any control character too, which would
- * break the command line) and a payload over `maxPayload` (ProtocolHandler.publish throws) are left
- * out and listed in `refused`.
+ * Writes `PUB <subject> <length>\r\n` at `at`: the NATS client protocol's PUB
+ * (docs.nats.io/reference/reference-protocols/nats-protocol#pub), byte for byte what nats-core's
+ * ProtocolHandler.publish queues for a publish without reply or headers. Returns where the payload
+ * starts, or −1 for a subject nats-core would refuse (empty, or with whitespace: nats.js `_check`;
+ * here any control character too, which would break the command line); what it wrote is then scratch.
+ */
+function writePubHeader(out: Uint8Array, at: number, subject: string, length: number): number {
+  let n = at;
+  out[n++] = 0x50; // P
+  out[n++] = 0x55; // U
+  out[n++] = 0x42; // B
+  out[n++] = SPACE;
+  if (subject.length === 0) return -1;
+  for (let k = 0; k < subject.length; k++) {
+    const c = subject.charCodeAt(k);
+    if (c <= SPACE || c === 0x7f) return -1;
+    if (c < 0x80) {
+      out[n++] = c;
+      continue;
+    }
+    // rare: a non-ASCII subject is checked and written whole by the UTF-8 encoder
+    if (CONTROL_OR_SPACE.test(subject)) return -1;
+    n = at + 4 + textEncoder.encodeInto(subject, out.subarray(at + 4)).written;
+    break;
+  }
+  out[n++] = SPACE;
+  n = writeDecimal(out, n, length);
+  out[n++] = CR;
+  out[n++] = LF;
+  return n;
+}
+
+/**
+ * The PUB commands for a batch, back to back, as `reserve` writes them; a subject `writePubHeader`
+ * refuses and a payload over `maxPayload` (ProtocolHandler.publish throws) are left out and listed in
+ * `refused`.
  */
 export function encodePublishes(
   batch: ReadonlyArray<{ subject: string; frame: Uint8Array }>,
   maxPayload: number | undefined,
 ): { bytes: Uint8Array; frames: number; payloadBytes: number; refused: number[] } {
   let size = 0;
-  for (const { subject, frame } of batch) size += 4 + 3 * subject.length + 1 + 10 + 2 + frame.byteLength + 2; // UTF-8 is ≤ 3 bytes per UTF-16 unit
+  for (const { subject, frame } of batch) size += pubLength(subject, frame.byteLength);
   const out = allocBytes(size);
   let n = 0;
   let frames = 0;
@@ -276,34 +364,13 @@ export function encodePublishes(
   const refused: number[] = [];
   for (let i = 0; i < batch.length; i++) {
     const { subject, frame } = batch[i];
-    const start = n;
-    out[n++] = 0x50; // P
-    out[n++] = 0x55; // U
-    out[n++] = 0x42; // B
-    out[n++] = SPACE;
-    let ok = subject.length > 0 && (maxPayload === undefined || frame.byteLength <= maxPayload);
-    for (let k = 0; ok && k < subject.length; k++) {
-      const c = subject.charCodeAt(k);
-      if (c <= SPACE || c === 0x7f) ok = false;
-      else if (c < 0x80) out[n++] = c;
-      else {
-        // rare: a non-ASCII subject is checked and written whole by the UTF-8 encoder
-        ok = !CONTROL_OR_SPACE.test(subject);
-        if (ok) n = start + 4 + textEncoder.encodeInto(subject, out.subarray(start + 4)).written;
-        break;
-      }
-    }
-    if (!ok) {
-      n = start;
+    const end = maxPayload !== undefined && frame.byteLength > maxPayload ? -1 : writePubHeader(out, n, subject, frame.byteLength);
+    if (end < 0) {
       refused.push(i);
       continue;
     }
-    out[n++] = SPACE;
-    n = writeDecimal(out, n, frame.byteLength);
-    out[n++] = CR;
-    out[n++] = LF;
-    out.set(frame, n);
-    n += frame.byteLength;
+    out.set(frame, end);
+    n = end + frame.byteLength;
     out[n++] = CR;
     out[n++] = LF;
     frames++;

@@ -11,16 +11,17 @@ import type { MemoryBudgets, RelayConfig } from './config';
 import type { Logger } from './log';
 import { Member, Membership, MembershipAction, PRESENCE_INTERVAL_MS, Presence, parsePresence } from './membership';
 import type { DropReason, RelayMetrics } from './metrics';
-import { FanOutQueue } from './fanout-queue';
+import { FanOutQueue, turnEndScheduler } from './fanout-queue';
 import { NatsLink } from './nats-link';
 import { Room, Rooms } from './rooms';
-import { CloseCode, Session, SessionAction, SessionIdentity, participantFrame } from './session';
+import { CloseCode, Session, SessionAction, SessionIdentity, participantFrame, publishedLength, writePublished } from './session';
 import type { Uws } from './uws';
 import * as protocol from '../protocol';
 
 // Read for every frame: module constants, not the imports (see the note at the top of protocol/codec.ts).
 const readView = protocol.readRoutingView;
 const copyFrame = protocol.copyBytes;
+const allocBytes = protocol.allocBytes;
 const STAMP_BYTES = protocol.SESSION_ID_STAMP_BYTES;
 const CONGESTION_PACKET: number = PacketType.CONGESTION;
 const MEDIA_PACKET: number = PacketType.MEDIA;
@@ -80,7 +81,8 @@ export class RelayServer {
   /** Series bumped for every frame, resolved once. */
   private readonly traffic: ReturnType<typeof trafficCounters>;
   /** Client frames wait here until the poll phase ends, so each receiver's are written together. */
-  private readonly clientFrames = new FanOutQueue<QueuedFrame>((q) => this.fanOutQueued(q), setImmediate);
+  private readonly afterPoll = turnEndScheduler();
+  private readonly clientFrames = new FanOutQueue<QueuedFrame>((q) => this.fanOutQueued(q), this.afterPoll);
 
   constructor(
     private readonly config: RelayConfig,
@@ -92,7 +94,7 @@ export class RelayServer {
     this.budgets = memoryBudgets(config.memoryLimitBytes);
     this.link = new NatsLink(
       { servers: config.natsUrls, name: `relay-${config.region}-${config.serverId}`, outboundBudgetBytes: this.budgets.natsOutboundBytes },
-      log, metrics,
+      log, metrics, Date.now, this.afterPoll,
     );
     this.link.onFlushed = (sent) => {
       this.traffic.framesOutNats.inc(sent.frames);
@@ -240,8 +242,8 @@ export class RelayServer {
    * The borrow rule, in one place: `message` is uWS's buffer, valid only until this handler
    * returns. Session and delivery code read it in place; uWS copies what it sends or buffers for
    * sockets; the only things kept past the handler are a NATS publish and the local fan-out
-   * (queued until the poll phase ends), and `run` / `publishToNats` copy a frame that still points
-   * into the borrowed buffer (stamped frames are already copies).
+   * (queued until the poll phase ends): a client frame is written (stamped) into the NATS batch by
+   * `run`, and both read it there; `publishToNats` copies whatever it is given.
    */
   private onMessage(ws: WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean): void {
     const local = ws.getUserData().local;
@@ -279,11 +281,16 @@ export class RelayServer {
           break;
         case 'publish': {
           if (a.restamped) this.metrics.restamped.inc();
-          const others = local.room.sessions.size > 1;
-          // The fan-out happens after this handler: one copy out of the borrowed buffer serves it and NATS.
-          const frame = others && a.frame.buffer === this.borrowed ? copyFrame(a.frame) : a.frame;
-          this.publishToNats(a.subject, frame);
-          if (others) this.clientFrames.push({ room: local.room, frame, media: a.media, sender: local }, frame.byteLength);
+          // Stamped straight into the turn's NATS batch, and the fan-out after this handler reads it
+          // there: the one copy out of the borrowed buffer serves both.
+          const length = publishedLength(a);
+          const slot = this.link.reserve(a.subject, length);
+          let frame: Uint8Array | undefined = typeof slot === 'string' ? undefined : writePublished(slot, a);
+          if (typeof slot === 'string') this.drop(slot);
+          if (local.room.sessions.size > 1) {
+            frame ??= writePublished(allocBytes(length), a); // NATS refused it: the local room still gets it
+            this.clientFrames.push({ room: local.room, frame, media: a.media, sender: local }, length);
+          }
           break;
         }
         case 'announce':

@@ -12,7 +12,8 @@ import type { DropReason } from './metrics';
 // note at the top of protocol/codec.ts on tsx's getters.
 const readView = protocol.readRoutingView;
 const isProbe = protocol.isRttProbe;
-const stampFrame = protocol.stampSessionId;
+const stampedLength = protocol.stampedLength;
+const stampInto = protocol.stampInto;
 const CodecErrorClass = protocol.CodecError;
 const sameBytes = protocol.bytesEqual;
 const CONGESTION: number = PacketType.CONGESTION;
@@ -56,10 +57,12 @@ export type SessionAction =
   /** Send these exact bytes back on the session's own socket. */
   | { kind: 'echo'; frame: Uint8Array }
   /**
-   * Publish on NATS and deliver to the room's other local sessions. `restamped`: the client had put
+   * Publish on NATS and deliver to the room's other local sessions: `frame` as the client sent it
+   * (maybe borrowed), with the session's own id stamped in when `stamp` is given (publishedLength,
+   * writePublished: the server stamps straight into the NATS batch). `restamped`: the client had put
    * another non-zero session id there, replaced by its own.
    */
-  | { kind: 'publish'; subject: string; frame: Uint8Array; media: boolean; restamped: boolean }
+  | { kind: 'publish'; subject: string; frame: Uint8Array; stamp?: { view: protocol.RoutingView; id: Uint8Array }; media: boolean; restamped: boolean }
   /** A system-subject MeetingPacket (wrapped) to publish and deliver to every local session. */
   | { kind: 'announce'; subject: string; frame: Uint8Array }
   /** A HEALTH packet, for the diagnostics subject only. */
@@ -67,6 +70,25 @@ export type SessionAction =
   | { kind: 'drop'; reason: DropReason }
   | { kind: 'ping' }
   | { kind: 'close'; code: number; reason: string };
+
+type PublishAction = Extract<SessionAction, { kind: 'publish' }>;
+
+/** Bytes a publish action puts on NATS. */
+export function publishedLength(a: PublishAction): number {
+  return a.stamp === undefined ? a.frame.byteLength : stampedLength(a.frame, a.stamp.view, a.stamp.id);
+}
+
+/** Writes what a publish action puts on NATS into `out` (publishedLength bytes); returns `out`. */
+export function writePublished(out: Uint8Array, a: PublishAction): Uint8Array {
+  if (a.stamp === undefined) out.set(a.frame);
+  else stampInto(out, a.frame, a.stamp.view, a.stamp.id);
+  return out;
+}
+
+/** What a publish action puts on NATS, as a new array. */
+export function publishedFrame(a: PublishAction): Uint8Array {
+  return writePublished(new Uint8Array(publishedLength(a)), a);
+}
 
 const SECOND_MS = 1_000;
 const SYSTEM_USER_BYTES = utf8.encode(SYSTEM_USER_ID);
@@ -182,8 +204,9 @@ export class Session {
       return [...actions, { kind: 'drop', reason: 'keyframe_limit' }];
     }
     // Always under the sender's own session id: another one (the existing servers keep it) is replaced.
-    const out = view.sessionId === this.identity.id ? frame : stampFrame(frame, view, this.stamp);
-    actions.push({ kind: 'publish', subject: this.ownSubject, frame: out, media, restamped: view.sessionId !== 0n && view.sessionId !== this.identity.id });
+    const restamped = view.sessionId !== 0n && view.sessionId !== this.identity.id;
+    if (view.sessionId === this.identity.id) actions.push({ kind: 'publish', subject: this.ownSubject, frame, media, restamped });
+    else actions.push({ kind: 'publish', subject: this.ownSubject, frame, stamp: { view, id: this.stamp }, media, restamped });
     return actions;
   }
 

@@ -7,14 +7,16 @@
  * RTT probes) that one core of our relay carries, by room size, from the relay's own CPU time per
  * delivered frame; and its resident memory under that load. Measured on a 2-core machine with the
  * relay pinned to one core and the load generators on the other, over loopback, where the relay is
- * also charged its receivers' kernel TCP work: the figures err low. The generators fell behind before
- * the relay did in every room size (projections from 25–46 % of a core; per-frame cost falls with load,
- * so these err low too).
+ * also charged its receivers' kernel TCP work: the figures err low. The generators ran out before the
+ * relay did in every room size but 20 (projections from the largest step that met both limits, at 24–51 % of
+ * a core; per-frame cost falls with load, so these err low too). Two runs before, of nearly the same relay
+ * code, gave 526 / 408 / 286 / 114 and 641 / 445 / 320 / 192: on this VM the figures move by 10–50 % from
+ * run to run; the lowest of each is within about 20 % of these.
  * Re-measure and replace these values; everything below follows from them.
  */
 export const RELAY_CAPACITY = {
   /** participants per relay core, by participants per room */
-  participantsPerCore: { 2: 540, 5: 435, 20: 286, 50: 200 } as Readonly<Record<2 | 5 | 20 | 50, number>>,
+  participantsPerCore: { 2: 543, 5: 393, 20: 167, 50: 156 } as Readonly<Record<2 | 5 | 20 | 50, number>>,
   /** the room size replicas are planned for (a typical call) */
   planningRoomSize: 5 as const,
   /** relay RSS with no sessions, MiB (bench Memory section: 91.0 MiB) */
@@ -28,7 +30,7 @@ export const RELAY_CAPACITY = {
    */
   rssPerParticipantKiB: 731,
   /** where the figures come from */
-  source: 'BENCHMARKS.md, Capacity (measuring commit fc87179, 2026-11-25; memory figures from commit 076d629)',
+  source: 'BENCHMARKS.md, Capacity (measuring commit 5dc3872, 2026-11-25; memory figures from commit 076d629)',
 } as const;
 
 export interface RelaySizing {

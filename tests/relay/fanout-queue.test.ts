@@ -1,6 +1,6 @@
 // The queue that holds client frames from their read to the end of the poll phase (relay/fanout-queue.ts):
 // order kept, nothing lost, one scheduled fan-out per batch, the bound enforced.
-import { FANOUT_QUEUE_MAX_BYTES, FanOutQueue } from '../../relay/fanout-queue';
+import { FANOUT_QUEUE_MAX_BYTES, FanOutQueue, turnEndScheduler } from '../../relay/fanout-queue';
 
 /** A scheduler the test runs by hand: what the relay's setImmediate would run at the end of the poll phase. */
 function manualScheduler() {
@@ -92,4 +92,33 @@ test('the default bound is a few reads, far below the relay\'s buffering budget'
   // uSockets reads at most 512 KiB per socket per poll (LIBUS_RECV_BUFFER_LENGTH).
   expect(FANOUT_QUEUE_MAX_BYTES).toBeGreaterThanOrEqual(512 * 1024);
   expect(FANOUT_QUEUE_MAX_BYTES).toBeLessThanOrEqual(4 * 1024 * 1024);
+});
+
+describe('turnEndScheduler: one hop a turn for everything waiting for the end of the poll phase', () => {
+  test('runs scheduled in one turn share one immediate and run in the order scheduled', () => {
+    const immediates: Array<() => void> = [];
+    const schedule = turnEndScheduler((run) => immediates.push(run));
+    const order: string[] = [];
+    schedule(() => order.push('nats batch'));
+    schedule(() => order.push('fan-out'));
+    expect(immediates).toHaveLength(1);
+    expect(order).toEqual([]);
+    immediates[0]();
+    expect(order).toEqual(['nats batch', 'fan-out']);
+  });
+
+  test('a run scheduled while the batch runs goes to the next immediate, not this one', () => {
+    const immediates: Array<() => void> = [];
+    const schedule = turnEndScheduler((run) => immediates.push(run));
+    const order: string[] = [];
+    schedule(() => {
+      order.push('first');
+      schedule(() => order.push('later'));
+    });
+    immediates[0]();
+    expect(order).toEqual(['first']);
+    expect(immediates).toHaveLength(2);
+    immediates[1]();
+    expect(order).toEqual(['first', 'later']);
+  });
 });

@@ -4,7 +4,7 @@
 import { connect } from '@nats-io/transport-node';
 import { createLogger } from '../../relay/log';
 import { relayMetrics } from '../../relay/metrics';
-import { NatsLink, commandQueue, encodePublishes } from '../../relay/nats-link';
+import { NatsLink, WIRE_CHUNK_BYTES, commandQueue, encodePublishes } from '../../relay/nats-link';
 import { eventually } from '../support/processes';
 import { NatsServer, startNatsServer } from '../support/nats';
 import { NatsObserver } from './helpers';
@@ -57,6 +57,28 @@ test('a batch of publishes reaches nats-server whole: every subject, payload and
   const got = observer.messages.filter((m) => m.subject !== 'wire.end');
   expect(got.map((m) => m.subject)).toEqual(sent.map((s) => s.subject));
   got.forEach((m, i) => expect(Buffer.from(m.data).equals(Buffer.from(sent[i].frame))).toBe(true));
+  observer.messages.length = 0;
+});
+
+test('reserved payloads across several wire chunks and turns arrive whole and in order; a view never changes once written', async () => {
+  // 3 KB frames, four turns of 40: each turn crosses a chunk boundary (WIRE_CHUNK_BYTES), and a 100 KB one needs a chunk of its own size
+  const turns = [0, 1, 2, 3].map((t) => Array.from({ length: 40 }, (_, i) => ({ subject: `wire.chunk.${t}`, frame: bytes(3000 + i, t * 40 + i) })));
+  turns[2].splice(7, 0, { subject: 'wire.chunk.big', frame: bytes(WIRE_CHUNK_BYTES + 36_000, 99) });
+  const views: Array<{ view: Uint8Array; expected: Uint8Array }> = [];
+  for (const turn of turns) {
+    for (const { subject, frame } of turn) {
+      const view = link.reserve(subject, frame.byteLength);
+      if (typeof view === 'string') throw new Error(`refused: ${view}`);
+      view.set(frame);
+      views.push({ view, expected: frame });
+    }
+    expect(link.flush().frames).toBe(turn.length);
+  }
+  for (const { view, expected } of views) expect(Buffer.from(view).equals(Buffer.from(expected))).toBe(true);
+  const all = turns.flat();
+  await eventually(() => observer.messages.length >= all.length, { what: 'every reserved publish at the observer' });
+  expect(observer.messages.map((m) => m.subject)).toEqual(all.map((s) => s.subject));
+  observer.messages.forEach((m, i) => expect(Buffer.from(m.data).equals(Buffer.from(all[i].frame))).toBe(true));
   observer.messages.length = 0;
 });
 

@@ -4,7 +4,7 @@ import {
   PING_INTERVAL_MS, PacketType, SYSTEM_USER_ID, decodeMeetingPacket, decodePacketWrapper, encodeMediaPacket,
   encodePacketWrapper, encodeRttProbe, subjects, utf8,
 } from '../../protocol';
-import { CloseCode, Session, SessionAction, SessionIdentity } from '../../relay/session';
+import { CloseCode, Session, SessionAction, SessionIdentity, publishedFrame } from '../../relay/session';
 
 const ID = (1n << 63n) | 123456789012345678n;
 const limits = { idleTimeoutMs: IDLE_TIMEOUT_MS, pingIntervalMs: PING_INTERVAL_MS, keyframeRequestsPerSecond: KEYFRAME_REQUESTS_PER_SECOND, slowSocketCloseMs: 10_000 };
@@ -45,12 +45,13 @@ test('the first non-RTT frame activates: PARTICIPANT_JOINED, then the frame stam
   const pub = actions[1] as Extract<SessionAction, { kind: 'publish' }>;
   expect(pub.subject).toBe(subjects.session('r1', ID));
   expect(pub.media).toBe(true);
-  expect(decodePacketWrapper(pub.frame).sessionId).toBe(ID);
+  expect(decodePacketWrapper(publishedFrame(pub)).sessionId).toBe(ID);
   expect(pub.restamped).toBe(false);
   // Second frame, already carrying the own ids: no second announcement, published as it is.
   const keep = media(MediaType.AUDIO, ID);
   const second = s.onBinary(keep, 2);
   expect(second).toEqual([{ kind: 'publish', subject: subjects.session('r1', ID), frame: keep, media: true, restamped: false }]);
+  expect(publishedFrame(second[0] as Extract<SessionAction, { kind: 'publish' }>)).toEqual(keep);
 });
 
 describe('identity: a frame is only ever published under its sender\'s own ids', () => {
@@ -71,7 +72,7 @@ describe('identity: a frame is only ever published under its sender\'s own ids',
     const [pub] = active().onBinary(frame, 1) as Array<Extract<SessionAction, { kind: 'publish' }>>;
     expect(pub.kind).toBe('publish');
     expect(pub.restamped).toBe(restamped);
-    const out = decodePacketWrapper(pub.frame);
+    const out = decodePacketWrapper(publishedFrame(pub));
     expect(out.userId).toEqual(decodePacketWrapper(frame).userId);
     expect(out.sessionId).toBe(ID);
     expect(out.data).toEqual(decodePacketWrapper(frame).data);
