@@ -166,3 +166,31 @@ export function spread(values: readonly number[]): Spread {
   if (finite.length === 0) return { median: NaN, min: NaN, max: NaN, n: 0 };
   return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), n: finite.length };
 }
+
+/**
+ * A distribution-free confidence interval for the median of the population `values` were drawn from:
+ * the k-th smallest and k-th largest value, for the largest k whose coverage (from the binomial
+ * distribution of how many values fall below the median) is still at least `confidence`. With 5
+ * values the widest interval, min to max, covers 93.75 % (1 − 2/32), under 95 %: `k` is then 0
+ * and the interval is undefined (more values are needed); with 9 values the 2nd to the 8th cover 96.1 %.
+ */
+export function medianInterval(values: readonly number[], confidence = 0.95): { low: number; high: number; k: number; coverage: number } | undefined {
+  const xs = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const n = xs.length;
+  // P(Binomial(n, ½) ≤ j) for j = 0…n
+  const cdf: number[] = [];
+  let term = 0.5 ** n;
+  let acc = 0;
+  for (let j = 0; j <= n; j++) {
+    acc += term;
+    cdf.push(acc);
+    term = (term * (n - j)) / (j + 1);
+  }
+  let best: { low: number; high: number; k: number; coverage: number } | undefined;
+  for (let k = 1; 2 * k <= n; k++) {
+    const coverage = 1 - 2 * cdf[k - 1];
+    if (coverage < confidence) break;
+    best = { low: xs[k - 1], high: xs[n - k], k, coverage };
+  }
+  return best;
+}
