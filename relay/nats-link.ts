@@ -309,7 +309,7 @@ const SPACE = 0x20;
 export const WIRE_CHUNK_BYTES = 64 * 1024;
 
 /** The most bytes `PUB <subject> <length>\r\n<payload>\r\n` can take (UTF-8 is ≤ 3 bytes per UTF-16 unit). */
-function pubLength(subject: string, length: number): number {
+export function pubLength(subject: string, length: number): number {
   return 4 + 3 * subject.length + 1 + 10 + 2 + length + 2;
 }
 
@@ -320,7 +320,7 @@ function pubLength(subject: string, length: number): number {
  * starts, or −1 for a subject nats-core would refuse (empty, or with whitespace: nats.js `_check`;
  * here any control character too, which would break the command line); what it wrote is then scratch.
  */
-function writePubHeader(out: Uint8Array, at: number, subject: string, length: number): number {
+export function writePubHeader(out: Uint8Array, at: number, subject: string, length: number): number {
   let n = at;
   out[n++] = 0x50; // P
   out[n++] = 0x55; // U
@@ -344,39 +344,6 @@ function writePubHeader(out: Uint8Array, at: number, subject: string, length: nu
   out[n++] = CR;
   out[n++] = LF;
   return n;
-}
-
-/**
- * The PUB commands for a batch, back to back, as `reserve` writes them; a subject `writePubHeader`
- * refuses and a payload over `maxPayload` (ProtocolHandler.publish throws) are left out and listed in
- * `refused`.
- */
-export function encodePublishes(
-  batch: ReadonlyArray<{ subject: string; frame: Uint8Array }>,
-  maxPayload: number | undefined,
-): { bytes: Uint8Array; frames: number; payloadBytes: number; refused: number[] } {
-  let size = 0;
-  for (const { subject, frame } of batch) size += pubLength(subject, frame.byteLength);
-  const out = allocBytes(size);
-  let n = 0;
-  let frames = 0;
-  let payloadBytes = 0;
-  const refused: number[] = [];
-  for (let i = 0; i < batch.length; i++) {
-    const { subject, frame } = batch[i];
-    const end = maxPayload !== undefined && frame.byteLength > maxPayload ? -1 : writePubHeader(out, n, subject, frame.byteLength);
-    if (end < 0) {
-      refused.push(i);
-      continue;
-    }
-    out.set(frame, end);
-    n = end + frame.byteLength;
-    out[n++] = CR;
-    out[n++] = LF;
-    frames++;
-    payloadBytes += frame.byteLength;
-  }
-  return { bytes: out.subarray(0, n), frames, payloadBytes, refused };
 }
 
 function writeDecimal(out: Uint8Array, at: number, value: number): number {

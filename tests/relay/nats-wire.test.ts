@@ -1,10 +1,10 @@
 // The relay writes each loop turn's NATS publishes as one buffer of PUB commands through the
-// client's command queue (relay/nats-link.ts encodePublishes): a real nats-server must read exactly
+// client's command queue (relay/nats-link.ts reserve, writePubHeader): a real nats-server must read exactly
 // the frames, subjects and order that per-frame `nc.publish` calls would have given it.
 import { connect } from '@nats-io/transport-node';
 import { createLogger } from '../../relay/log';
 import { relayMetrics } from '../../relay/metrics';
-import { NatsLink, WIRE_CHUNK_BYTES, commandQueue, encodePublishes } from '../../relay/nats-link';
+import { NatsLink, WIRE_CHUNK_BYTES, commandQueue, pubLength, writePubHeader } from '../../relay/nats-link';
 import { eventually } from '../support/processes';
 import { NatsServer, startNatsServer } from '../support/nats';
 import { NatsObserver } from './helpers';
@@ -97,18 +97,20 @@ test('a subject nats.js would refuse is left out and counted; the rest of the ba
   observer.messages.length = 0;
 });
 
-test('encodePublishes writes PUB <subject> <size> CRLF payload CRLF, with sizes in decimal, and refuses payloads over max_payload', () => {
-  const batch = [
-    { subject: 'a.b', frame: bytes(0, 0) },
-    { subject: 'a.b', frame: bytes(9, 0) },
-    { subject: 'x', frame: bytes(10, 0) },
-    { subject: 'x', frame: bytes(12345, 0) },
-    { subject: 'x', frame: bytes(12346, 0) },
-  ];
-  const wire = encodePublishes(batch, 12345);
-  expect(wire.refused).toEqual([4]);
-  expect(wire.frames).toBe(4);
-  expect(wire.payloadBytes).toBe(0 + 9 + 10 + 12345);
-  const expected = Buffer.concat(batch.slice(0, 4).flatMap(({ subject, frame }) => [Buffer.from(`PUB ${subject} ${frame.byteLength}\r\n`), Buffer.from(frame), Buffer.from('\r\n')]));
-  expect(Buffer.from(wire.bytes).equals(expected)).toBe(true);
+test('writePubHeader writes PUB <subject> <size> CRLF, sizes in decimal and subjects in UTF-8, within pubLength; it refuses what nats.js would', () => {
+  const header = (subject: string, size: number) => {
+    const out = new Uint8Array(pubLength(subject, size));
+    const end = writePubHeader(out, 0, subject, size);
+    return end < 0 ? undefined : Buffer.from(out.subarray(0, end)).toString('utf8');
+  };
+  expect(header('a.b', 0)).toBe('PUB a.b 0\r\n');
+  expect(header('a.b', 9)).toBe('PUB a.b 9\r\n');
+  expect(header('x', 10)).toBe('PUB x 10\r\n');
+  expect(header('x', 1_234_567)).toBe('PUB x 1234567\r\n');
+  expect(header('room.café.3', 5)).toBe('PUB room.café.3 5\r\n');
+  for (const bad of ['', 'a b', 'a\tb', 'a\r\nPUB x', 'a\u007fb', 'café b']) expect(header(bad, 1)).toBeUndefined();
+  // written at an offset, the header starts there: the batch is back to back
+  const out = new Uint8Array(64).fill(0xee);
+  expect(writePubHeader(out, 3, 'q', 2)).toBe(3 + 'PUB q 2\r\n'.length);
+  expect(out[2]).toBe(0xee);
 });
