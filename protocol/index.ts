@@ -1,4 +1,4 @@
 export * from './packets';
 export * from './codec';
-export { allocBytes, bytesEqual, copyBytes, utf8 } from './protobuf';
+export { allocBytes, bytesEqual, utf8 } from './protobuf';
 export * from './limits';

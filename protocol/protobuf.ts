@@ -281,13 +281,6 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** A copy of `bytes` that owns its memory (see allocBytes). */
-export function copyBytes(bytes: Uint8Array): Uint8Array {
-  const out = allocBytes(bytes.length);
-  out.set(bytes);
-  return out;
-}
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8');
 export const utf8 = {

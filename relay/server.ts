@@ -20,7 +20,6 @@ import * as protocol from '../protocol';
 
 // Read for every frame: module constants, not the imports (see the note at the top of protocol/codec.ts).
 const readView = protocol.readRoutingView;
-const copyFrame = protocol.copyBytes;
 const allocBytes = protocol.allocBytes;
 const STAMP_BYTES = protocol.SESSION_ID_STAMP_BYTES;
 const CONGESTION_PACKET: number = PacketType.CONGESTION;
@@ -75,8 +74,6 @@ export class RelayServer {
   /** An early presence after a join, so a relay killed right after it does not leave a ghost. */
   private presenceSoonTimer: NodeJS.Timeout | undefined;
   private openSessions = 0;
-  /** The uWS message buffer of the frame being handled, valid only during its handler. */
-  private borrowed: ArrayBuffer | undefined;
   private boundPort = 0;
   /** Series bumped for every frame, resolved once. */
   private readonly traffic: ReturnType<typeof trafficCounters>;
@@ -263,12 +260,7 @@ export class RelayServer {
       this.run(local, [{ kind: 'close', code: CloseCode.MESSAGE_TOO_BIG, reason: `frame over the NATS server's max_payload (${maxPayload} bytes)` }], now);
       return;
     }
-    this.borrowed = message;
-    try {
-      this.run(local, local.session.onBinary(new Uint8Array(message), now), now);
-    } finally {
-      this.borrowed = undefined;
-    }
+    this.run(local, local.session.onBinary(new Uint8Array(message), now), now);
   }
 
   private run(local: LocalSession, actions: SessionAction[], now: number): void {
@@ -512,8 +504,8 @@ export class RelayServer {
 
   /** Every publish goes through here; the link decides whether NATS can take it (else counted). */
   private publishToNats(subject: string, frame: Uint8Array): void {
-    // Asked first, so a frame NATS cannot take now is not copied only to be dropped.
-    const refused = this.link.refusal(frame.byteLength) ?? this.link.publish(subject, frame.buffer === this.borrowed ? copyFrame(frame) : frame);
+    // the link copies the frame into its batch at once (a borrowed one too), after asking whether NATS can take it
+    const refused = this.link.publish(subject, frame);
     if (refused !== undefined) this.drop(refused);
   }
 
