@@ -305,7 +305,7 @@ const CR = 0x0d;
 const LF = 0x0a;
 const SPACE = 0x20;
 
-/** Payload bytes at or above which the turn's PUB batch gets a chunk of its own size. */
+/** Size of the chunks PUB commands are written into; a publish that needs more gets a chunk of its own size. */
 export const WIRE_CHUNK_BYTES = 64 * 1024;
 
 /** The most bytes `PUB <subject> <length>\r\n<payload>\r\n` can take (UTF-8 is ≤ 3 bytes per UTF-16 unit). */
