@@ -51,8 +51,6 @@ export interface CapacityStep extends GeneratedRun {
   serverDrops: number;
   /** what the step says about the server (judgeStep) */
   verdict: StepVerdict;
-  /** both limits met */
-  passed: boolean;
   /** the generators or their cores were the bottleneck (generatorBound) */
   generatorBound: boolean;
   serverUsPerFrame: number;
@@ -142,7 +140,7 @@ export async function benchCapacity(opts: CapacityOptions, log: (s: string) => v
     const lossRatio = r.expected === 0 ? 1 : Number.isFinite(drops) ? drops / r.expected : r.lost / r.expected;
     const verdict = judgeStep({ lossRatio, p99Ms: r.latencyMs.p99, deliveredInWindow: r.deliveredInWindow, unreceivedRatio: r.expected > 0 ? r.lost / r.expected : 0 });
     const step: CapacityStep = {
-      ...r, system: s, roomSize: n, participants: rooms * n, rssBytes: rss, lossRatio, serverDrops: drops, verdict, passed: verdict === 'pass',
+      ...r, system: s, roomSize: n, participants: rooms * n, rssBytes: rss, lossRatio, serverDrops: drops, verdict,
       generatorBound: generatorBound({ generatorSaturated: r.generatorSaturated, machinePct: r.cpu.machine, serverPct: r.cpu.server, cores: os.cpus().length }),
       serverUsPerFrame: r.deliveredInWindow > 0 ? ((r.cpu.server / 100) * r.windowMs * 1000) / r.deliveredInWindow : NaN,
     };
@@ -197,7 +195,7 @@ function capacityVerdict(ours: CapacityFigure, ws: CapacityFigure, ratio: number
  * different loads.
  */
 export function equalLoadRatio(steps: readonly CapacityStep[], roomSize: number): { participants: number; ratio: number } | undefined {
-  const passed = (s: System) => new Map(steps.filter((x) => x.system === s && x.roomSize === roomSize && x.passed).map((x) => [x.participants, x]));
+  const passed = (s: System) => new Map(steps.filter((x) => x.system === s && x.roomSize === roomSize && x.verdict === 'pass').map((x) => [x.participants, x]));
   const ours = passed('relay');
   const ws = passed('ws');
   const common = [...ours.keys()].filter((p) => ws.has(p));

@@ -27,7 +27,7 @@ export class FanOutQueue<T> {
 
   /**
    * @param deliver fans one item out; called in queue order
-   * @param schedule runs its argument once, later in this loop turn (the server passes setImmediate)
+   * @param schedule runs its argument once, later in this loop turn (the server passes its turnEndScheduler)
    * @param maxBytes @default FANOUT_QUEUE_MAX_BYTES
    */
   constructor(

@@ -247,19 +247,22 @@ export class NatsLink {
     const nc = this.nc;
     const send = this.closing || nc === undefined ? undefined : commandQueue(nc);
     for (const { subject, frame, valid } of batch) {
-      if (send !== undefined && valid) {
-        sent.frames++;
-        sent.bytes += frame.byteLength;
-        continue;
+      let error: unknown;
+      if (send === undefined) {
+        try {
+          nc!.publish(subject, frame);
+        } catch (err) {
+          error = err;
+        }
+      } else if (!valid) {
+        error = 'invalid subject';
       }
-      try {
-        if (send !== undefined) throw new Error('invalid subject');
-        nc!.publish(subject, frame);
+      if (error === undefined) {
         sent.frames++;
         sent.bytes += frame.byteLength;
-      } catch (err) {
+      } else {
         sent.failed++;
-        this.log.warn('nats publish failed', { subject, error: err });
+        this.log.warn('nats publish failed', { subject, error });
       }
     }
     if (send !== undefined) for (const piece of pieces) send(piece);

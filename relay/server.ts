@@ -277,8 +277,9 @@ export class RelayServer {
           // there: the one copy out of the borrowed buffer serves both.
           const length = publishedLength(a);
           const slot = this.link.reserve(a.subject, length);
-          let frame: Uint8Array | undefined = typeof slot === 'string' ? undefined : writePublished(slot, a);
+          let frame: Uint8Array | undefined;
           if (typeof slot === 'string') this.drop(slot);
+          else frame = writePublished(slot, a);
           if (local.room.sessions.size > 1) {
             frame ??= writePublished(allocBytes(length), a); // NATS refused it: the local room still gets it
             this.clientFrames.push({ room: local.room, frame, media: a.media, sender: local }, length);

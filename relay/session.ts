@@ -85,11 +85,6 @@ export function writePublished(out: Uint8Array, a: PublishAction): Uint8Array {
   return out;
 }
 
-/** What a publish action puts on NATS, as a new array. */
-export function publishedFrame(a: PublishAction): Uint8Array {
-  return writePublished(new Uint8Array(publishedLength(a)), a);
-}
-
 const SECOND_MS = 1_000;
 const SYSTEM_USER_BYTES = utf8.encode(SYSTEM_USER_ID);
 

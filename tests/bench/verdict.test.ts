@@ -58,7 +58,7 @@ describe('capacity steps: no limit is waived', () => {
 });
 
 function capStep(system: 'relay' | 'ws', participants: number, usPerFrame: number, passed: boolean): CapacityStep {
-  return { system, roomSize: 2, participants, serverUsPerFrame: usPerFrame, passed } as CapacityStep;
+  return { system, roomSize: 2, participants, serverUsPerFrame: usPerFrame, verdict: passed ? 'pass' : 'fail' } as CapacityStep;
 }
 
 test('equal-load ratio: the largest load both systems passed', () => {

@@ -4,7 +4,10 @@ import {
   PING_INTERVAL_MS, PacketType, SYSTEM_USER_ID, decodeMeetingPacket, decodePacketWrapper, encodeMediaPacket,
   encodePacketWrapper, encodeRttProbe, subjects, utf8,
 } from '../../protocol';
-import { CloseCode, Session, SessionAction, SessionIdentity, publishedFrame } from '../../relay/session';
+import { CloseCode, Session, SessionAction, SessionIdentity, publishedLength, writePublished } from '../../relay/session';
+
+/** What a publish action puts on NATS, as the server writes it into its batch. */
+const publishedFrame = (a: Extract<SessionAction, { kind: 'publish' }>) => writePublished(new Uint8Array(publishedLength(a)), a);
 
 const ID = (1n << 63n) | 123456789012345678n;
 const limits = { idleTimeoutMs: IDLE_TIMEOUT_MS, pingIntervalMs: PING_INTERVAL_MS, keyframeRequestsPerSecond: KEYFRAME_REQUESTS_PER_SECOND, slowSocketCloseMs: 10_000 };
