@@ -13,7 +13,10 @@
 // near certain, or close to it when a spike hit the handshake; under wide symmetric jitter they often do
 // not, and the shape weights themselves are still uncertain, so a leader at 72 % is right far more often
 // than 72 %. Looking at that bar continuously would let every marginal case through at its first chance.
-// The bar trades (a)-style accuracy against (b)-style speed along a measured frontier (bench/analysis.md).
+// A decision on that lower bar is provisional: the call starts there, and the manager (manager.ts) keeps
+// measuring every candidate until the timeout and moves the call to one that then ranks first. So the bar
+// sets how soon most calls start, not where they end up: the few wrong starts are corrected by the time
+// the videocall client would first have decided (bench/analysis.md has the measured frontier).
 // At the timeout the best-ranked candidate with at least `minSamplesAtTimeout` samples wins.
 // Ranking: the likeliest fastest first, then the others by estimated RTT (the next fastest is the standby),
 // then the earlier server in the list; a preferred transport takes first place from a leader whose
@@ -48,11 +51,11 @@ export interface ElectionRules {
   minSamples: number;
   /** samples the winner needs at the timeout */
   minSamplesAtTimeout: number;
-  /** probability of being the fastest that decides early, before the checkpoint */
+  /** probability of being the fastest that decides early, at any look */
   confidence: number;
-  /** from this long after the start, `checkpointConfidence` decides early */
+  /** when the one look with the lower bar `checkpointConfidence` is taken, from the start */
   checkpointMs: number;
-  /** probability of being the fastest that decides early from the checkpoint on */
+  /** probability of being the fastest that decides at the checkpoint look: a provisional decision when below `confidence` */
   checkpointConfidence: number;
   /** a re-election's winner replaces a working connection only if its p90 is below the current RTT by this (absolute part) */
   clearMarginMs: number;
@@ -69,7 +72,8 @@ export const DEFAULT_ELECTION_RULES: ElectionRules = {
   minSamples: 2,
   minSamplesAtTimeout: 2,
   // with 200 ms probes these meet both election targets (bench/analysis.md has the frontier): decide by
-  // 1 s under queueing noise, and stay ≥ 99 % right under wide symmetric jitter
+  // 1 s under queueing noise, and, with the provisional decisions confirmed by the timeout, stay ≥ 99 %
+  // right under wide symmetric jitter
   confidence: 0.995,
   checkpointMs: 1000,
   checkpointConfidence: 0.72,
@@ -84,7 +88,8 @@ export type Decision =
   | { kind: 'undecided' }
   /** no live candidate, or none with enough samples at the timeout */
   | { kind: 'none' }
-  | { kind: 'elected'; winner: number; runnerUp?: number; why: 'clear' | 'timeout' };
+  /** provisional: decided at the checkpoint on a lead below `confidence`, to be confirmed by the timeout */
+  | { kind: 'elected'; winner: number; runnerUp?: number; why: 'clear' | 'timeout'; provisional: boolean };
 
 export function validateRules(rules: ElectionRules): void {
   const positive = (name: keyof ElectionRules, v: number | undefined) => {
@@ -170,11 +175,13 @@ export function decide(candidates: readonly CandidateEvidence[], rules: Election
     // with a preferred transport first, its lead counts together with the one it overtook
     const overtaken = ranked.find((r) => r !== leader && r.fastest > leader.fastest);
     const p = leader.fastest + (overtaken?.fastest ?? 0);
-    if (p >= (look === 'checkpoint' ? rules.checkpointConfidence : rules.confidence)) return { kind: 'elected', winner: leader.candidate.index, runnerUp: runnerUpOf(leader), why: 'clear' };
+    if (p >= rules.confidence || (look === 'checkpoint' && p >= rules.checkpointConfidence)) {
+      return { kind: 'elected', winner: leader.candidate.index, runnerUp: runnerUpOf(leader), why: 'clear', provisional: p < rules.confidence };
+    }
   }
 
   if (elapsedMs < rules.timeoutMs) return { kind: 'undecided' };
   const winner = ranked.find((r) => r.candidate.samples.length >= rules.minSamplesAtTimeout);
   if (winner === undefined) return { kind: 'none' };
-  return { kind: 'elected', winner: winner.candidate.index, runnerUp: runnerUpOf(winner), why: 'timeout' };
+  return { kind: 'elected', winner: winner.candidate.index, runnerUp: runnerUpOf(winner), why: 'timeout', provisional: false };
 }

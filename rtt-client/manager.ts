@@ -1,7 +1,9 @@
 // ConnectionManager: elections and failover. It opens every candidate, elects the fastest by measured
 // RTT (the rule is election.ts), keeps the runner-up (or, until one has answered, every reachable
 // candidate) as a warm standby, fails over to it, and then lets the survivors prove themselves against
-// it. A state machine driven only by its candidates' events (candidate.ts) and the injected clock's
+// it. A provisional election (a likely, not certain, leader at the checkpoint) is confirmed the same way:
+// the call starts on the leader, and the others keep being measured against it until the election's
+// timeout. A state machine driven only by its candidates' events (candidate.ts) and the injected clock's
 // timers, so the same code runs in browsers, in Node and under a fake clock.
 import { Candidate, type CandidateContext, type CandidateDiagnostics, type CandidateEvents } from './candidate';
 import type { Clock, TimerHandle } from './clock';
@@ -16,7 +18,7 @@ export type { ConnectionManagerOptions, OnlineEventSource } from './options';
 export type { CandidateDiagnostics, CandidateRole } from './candidate';
 
 export type ManagerState = 'idle' | 'electing' | 'active' | 'lost' | 'closed';
-/** 'better': after a failover, a surviving server proved faster than the one taken over */
+/** 'better': another server ranks first against the active one, after a failover or when confirming a provisional election */
 export type SwitchReason = 'closed' | 'error' | 'silent' | 'degraded' | 'better';
 
 export interface ElectedEvent {
@@ -25,6 +27,11 @@ export interface ElectedEvent {
   rttMs: number;
   /** 'clear': decided early by the "clearly ahead" rule; 'timeout': decided at the election timeout */
   why: 'clear' | 'timeout';
+  /**
+   * Decided at the checkpoint on a likely, not certain, lead: every candidate stays open and measured
+   * until the election timeout, and the call moves (`switched`, reason 'better') if another then ranks first.
+   */
+  provisional: boolean;
   /** ms from the start of the election */
   elapsedMs: number;
   standby?: ServerEntry;
@@ -70,8 +77,11 @@ export interface ConnectionManagerEvents {
 interface Election {
   /** background: a connection stays active meanwhile */
   background: boolean;
-  /** 'recheck': after a failover the new active competes with the survivors and yields to a proven-better one */
-  reason: 'start' | 'retry' | 'online' | 'failover' | 'standby' | 'degraded' | 'recheck';
+  /**
+   * 'recheck': after a failover the new active competes with the survivors and yields to the one ranked first;
+   * 'confirm': the same after a provisional election, until that election's timeout
+   */
+  reason: 'start' | 'retry' | 'online' | 'failover' | 'standby' | 'degraded' | 'recheck' | 'confirm';
   startedAt: number;
   candidates: Set<Candidate>;
   /** the timeout, and the checkpoint where the bar for an early decision drops (see election.ts) */
@@ -195,20 +205,23 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
 
   // ---- elections ----
 
-  private startElection(background: boolean, reason: Election['reason']): void {
+  /** `timeoutMs`: when it decides with what it has (a confirmation ends when the election it confirms would have) */
+  private startElection(background: boolean, reason: Election['reason'], timeoutMs = this.rules.timeoutMs): void {
     if (this.state === 'closed') return; // a listener may have closed us mid-transition
+    const challenge = reason === 'recheck' || reason === 'confirm';
     const candidates = new Set<Candidate>();
     this.servers.forEach((_server, index) => {
       const live = this.latest.get(index);
       if (live !== undefined && live === this.active) {
-        if (reason === 'recheck') candidates.add(live);
+        if (challenge) candidates.add(live);
         return;
       }
       if (live !== undefined && live.state !== 'closed') {
         candidates.add(live); // already open (a standby, or kept to find one): it competes as it is
         return;
       }
-      candidates.add(this.openCandidate(index));
+      // a confirmation goes on with the election's own candidates: one that failed there stays out
+      if (reason !== 'confirm') candidates.add(this.openCandidate(index));
     });
     if (!background) this.state = 'electing';
     const election: Election = {
@@ -218,9 +231,9 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
       candidates,
       timers: [
         // at the timeout it decides, even if the timer fired a hair before the clock says so
-        this.clock.setTimeout(() => this.evaluate(this.rules.timeoutMs), this.rules.timeoutMs),
-        // at the checkpoint it looks again, even if no sample arrives then
-        ...(this.rules.checkpointMs < this.rules.timeoutMs ? [this.clock.setTimeout(() => this.evaluate(this.rules.checkpointMs, 'checkpoint'), this.rules.checkpointMs)] : []),
+        this.clock.setTimeout(() => this.evaluate(this.rules.timeoutMs), timeoutMs),
+        // at the checkpoint it looks again, even if no sample arrives then (a confirmation has had its look)
+        ...(reason !== 'confirm' && this.rules.checkpointMs < timeoutMs ? [this.clock.setTimeout(() => this.evaluate(this.rules.checkpointMs, 'checkpoint'), this.rules.checkpointMs)] : []),
       ],
     };
     this.election = election;
@@ -244,12 +257,15 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     const winner = decision.kind === 'elected' ? byIndex(decision.winner) : undefined;
     const runnerUp = decision.kind === 'elected' ? byIndex(decision.runnerUp) : undefined;
     for (const c of election.candidates) c.inElection = false;
+    const challenge = election.reason === 'recheck' || election.reason === 'confirm';
     // No runner-up with a sample yet (an early decision): keep the others open and measure them for a
     // standby rather than leave the call without one.
-    const seekStandby = (!election.background || election.reason === 'recheck') && winner !== undefined && runnerUp === undefined &&
+    const seekStandby = (!election.background || challenge) && winner !== undefined && runnerUp === undefined &&
       [...election.candidates].some((c) => c !== winner && c !== this.active && c.state !== 'closed');
+    // A provisional decision: everyone stays open, to be measured against the winner until the timeout.
+    const provisional = !election.background && decision.kind === 'elected' && decision.provisional;
     for (const c of election.candidates) {
-      if (c !== winner && c !== runnerUp && c !== this.active && !seekStandby) this.dropCandidate(c, 'not elected');
+      if (c !== winner && c !== runnerUp && c !== this.active && !seekStandby && !provisional) this.dropCandidate(c, 'not elected');
     }
 
     if (!election.background) {
@@ -261,16 +277,18 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
       this.setStandby(runnerUp);
       const rttMs = median(winner.window.samples());
       this.activate(winner);
-      this.emit('elected', { server: winner.server, rttMs, why: decision.why, elapsedMs, standby: runnerUp?.server });
+      this.emit('elected', { server: winner.server, rttMs, why: decision.why, provisional, elapsedMs, standby: runnerUp?.server });
       this.deliverBuffered(winner);
       this.flushOutbox();
-      if (seekStandby && this.state === 'active' && this.election === undefined) this.startElection(true, 'standby');
+      if (this.state !== 'active' || this.election !== undefined) return;
+      if (provisional) this.startElection(true, 'confirm', Math.max(0, this.rules.timeoutMs - elapsedMs));
+      else if (seekStandby) this.startElection(true, 'standby');
       return;
     }
 
     const active = this.active!;
-    if (election.reason === 'recheck') {
-      this.concludeRecheck(active, winner, runnerUp, seekStandby);
+    if (challenge) {
+      this.concludeChallenge(active, winner, runnerUp, seekStandby);
       return;
     }
     const currentMs = median(active.window.samples(this.settings.degradeSamples));
@@ -289,12 +307,12 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
   }
 
   /**
-   * After a failover the active connection competed with the survivors: a survivor that won takes
-   * over, early or at the timeout by the same ranking as any election (with 200 ms probes, holding
-   * it to a clear win would leave a call on the wrong runner-up under wide jitter); otherwise it
-   * stays and the best of the others is the standby.
+   * The active connection competed with the others (the survivors of a failover, or the candidates of
+   * a provisional election): one that won takes over, early or at the timeout by the same ranking as
+   * any election (with 200 ms probes, holding it to a clear win would leave a call on the wrong server
+   * under wide jitter); otherwise it stays and the best of the others is the standby.
    */
-  private concludeRecheck(active: Candidate, winner: Candidate | undefined, runnerUp: Candidate | undefined, seekStandby: boolean): void {
+  private concludeChallenge(active: Candidate, winner: Candidate | undefined, runnerUp: Candidate | undefined, seekStandby: boolean): void {
     if (winner !== undefined && winner !== active) {
       this.switchTo(winner, 'better');
       if (runnerUp === active) this.setStandby(active);

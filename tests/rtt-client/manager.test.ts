@@ -109,7 +109,7 @@ describe('election scenarios', () => {
     // wide jitter, b about 10 % slower: likely, not certain, by 1 s
     const h = harness([['a', { connectMs: 200, rtt: cycle([85, 118, 96, 110]) }], ['b', { connectMs: 220, rtt: cycle([94, 131, 107, 122]) }]]);
     const e = elect(h);
-    expect(e).toMatchObject({ server: { region: 'a' }, why: 'clear', elapsedMs: 1000 });
+    expect(e).toMatchObject({ server: { region: 'a' }, why: 'clear', provisional: true, elapsedMs: 1000 });
   });
 
   test('never decides on a single sample: a handshake alone is not enough', () => {
@@ -428,5 +428,79 @@ describe('honest standby', () => {
     expect(h.manager.activeServer?.region).toBe(finalActive);
     expect(h.switched.some((s) => s.reason === 'better')).toBe(moved);
     expect(h.manager.standbyServer).toBeDefined();
+  });
+});
+
+describe('a provisional election is confirmed by its timeout', () => {
+  // Wide symmetric jitter: at the 1 s look a leads, likely but not certain (a provisional decision).
+  const leadsAt1s = { connectMs: 200, rtt: cycle([85, 118, 96, 110]) };
+  const closeBehind = { connectMs: 220, rtt: cycle([94, 131, 107, 122]) };
+  // a's first replies were lucky: from its fifth sample on it is ~20 ms slower than b
+  const luckyStart = { connectMs: 200, rtt: cycle([92, 108, 98, 130, 128, 132, 127, 129, 131, 126]) };
+  const steadyB = { connectMs: 214, rtt: cycle([110, 100, 115, 103, 108, 112, 105, 109]) };
+  const third = { connectMs: 300, rtt: cycle([150, 160, 155]) };
+
+  test.each([
+    {
+      name: 'the leader stays when the confirmation bears it out, and ends the confirmation as soon as it is certain',
+      servers: { a: leadsAt1s, b: closeBehind, c: third },
+      active: 'a', standby: 'b', switched: [] as string[], settledBefore: 2000,
+    },
+    {
+      name: 'a wrong start moves to the server that ranks first at the timeout (switched, reason better)',
+      servers: { a: luckyStart, b: steadyB },
+      active: 'b', standby: 'a', switched: ['a→b better'], settledBefore: 2001,
+    },
+  ] as Array<{ name: string; servers: Record<string, Behaviour>; active: string; standby: string; switched: string[]; settledBefore: number }>)('$name', ({ servers, active, standby, switched, settledBefore }) => {
+    const h = harness(Object.entries(servers));
+    const e = elect(h);
+    expect(e).toMatchObject({ server: { region: 'a' }, why: 'clear', provisional: true, elapsedMs: 1000 });
+    // every candidate stays open and is measured at the election rate while confirming
+    expect(h.manager.diagnostics().election).toMatchObject({ background: true, reason: 'confirm' });
+    for (const s of h.net.servers) expect({ region: s.entry.region, open: s.live !== undefined }).toEqual({ region: s.entry.region, open: true });
+    const probesBefore = h.net.servers.map((s) => s.live!.probes.length);
+    h.clock.advanceUntil(() => h.manager.diagnostics().election === null, settledBefore - 1000);
+    expect(h.manager.diagnostics().election).toBeNull();
+    for (const [i, s] of h.net.servers.entries()) if (s.live !== undefined) expect(s.live.probes.length - probesBefore[i]).toBeGreaterThanOrEqual(2);
+    expect(h.switched.map((s) => `${s.from.region}→${s.to.region} ${s.reason}`)).toEqual(switched);
+    expect(h.manager.activeServer?.region).toBe(active);
+    expect(h.manager.standbyServer?.region).toBe(standby);
+    // after it, only the active and the standby are left open
+    for (const s of h.net.servers) {
+      const keep = s.entry.region === active || s.entry.region === standby;
+      expect({ region: s.entry.region, open: s.live !== undefined }).toEqual({ region: s.entry.region, open: keep });
+    }
+    h.clock.advance(5000);
+    expect(h.switched).toHaveLength(switched.length);
+    expect(h.elected).toHaveLength(1);
+  });
+
+  test('a decision certain when made is not provisional: no confirmation, the losers close at once', () => {
+    const h = harness([['a', fast(20)], ['b', fast(60)], ['c', fast(100)]]);
+    const e = elect(h);
+    expect(e.provisional).toBe(false);
+    expect(h.manager.diagnostics().election).toBeNull();
+    expect(h.net.servers[2].live).toBeUndefined();
+  });
+
+  test('a candidate that failed during the election is not reopened to confirm it', () => {
+    const h = harness([['a', leadsAt1s], ['b', closeBehind], ['c', { connectMs: 40, closeAfterMs: 10 }]]);
+    const e = elect(h);
+    expect(e.provisional).toBe(true);
+    h.clock.advance(1500);
+    expect(h.net.servers[2].connections).toHaveLength(1);
+  });
+
+  test('the active failing while confirming: the standby takes over and the survivors are measured against it', () => {
+    const h = harness([['a', leadsAt1s], ['b', closeBehind], ['c', third]]);
+    elect(h);
+    h.clock.advance(100);
+    h.net.servers[0].behaviour = { connectMs: undefined };
+    h.net.servers[0].live!.serverClose(1006);
+    expect(h.switched).toMatchObject([{ from: { region: 'a' }, to: { region: 'b' }, reason: 'closed' }]);
+    expect(h.manager.diagnostics().election).toMatchObject({ background: true, reason: 'recheck' });
+    h.clock.advance(5000);
+    expect(h.manager.activeServer?.region).toBe('b');
+    expect(h.manager.standbyServer?.region).toBe('c');
   });
 });
