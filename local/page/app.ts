@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     state.elected.push({ url: e.server.url, region: e.server.region, rttMs: e.rttMs });
     state.active = { url: e.server.url, region: e.server.region };
     $('winner').textContent = `${e.server.region} ${e.server.url} (${e.rttMs.toFixed(1)} ms)`;
-    log(`elected ${e.server.region} ${e.server.url} at ${e.rttMs.toFixed(1)} ms`);
+    log(`elected ${e.server.region} ${e.server.url} at ${e.rttMs.toFixed(1)} ms${e.provisional ? ' (provisional: measuring the others until the election timeout)' : ''}`);
   });
   manager.on('switched', (e) => {
     state.switched.push({ from: e.from.url, to: e.to.url, reason: e.reason, code: e.code, at: Date.now() });
