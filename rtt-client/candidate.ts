@@ -71,6 +71,8 @@ export class Candidate {
   private buffered: Uint8Array[] = [];
   private droppedFrames = 0;
   private probeTimer?: TimerHandle;
+  /** when the last probe went out */
+  private lastProbeAt = -Infinity;
   private silenceTimer?: TimerHandle;
 
   constructor(readonly index: number, readonly server: ServerEntry, url: string, private readonly ctx: CandidateContext) {
@@ -118,10 +120,13 @@ export class Candidate {
     this.scheduleProbe(role === 'active' ? this.ctx.settings.activeProbeIntervalMs : this.ctx.settings.standbyProbeIntervalMs);
   }
 
-  /** Joins an election: probed now and at the election rate. */
+  /**
+   * Joins an election: probed at the election rate from now on, the next probe one election interval
+   * after the last (at once when that is past), so an election that follows another never probes faster.
+   */
   enterElection(): void {
     this.inElection = true;
-    if (this.state === 'open') this.scheduleProbe(0);
+    if (this.state === 'open') this.scheduleProbe(Math.max(0, this.lastProbeAt + this.ctx.settings.probeIntervalMs - this.ctx.clock.now()));
   }
 
   /** The non-media frames it kept before it became active, handed over once. */
@@ -221,6 +226,7 @@ export class Candidate {
     let timestamp = now;
     while (this.outstanding.has(timestamp)) timestamp += 0.001; // replies are matched by timestamp
     this.outstanding.set(timestamp, now);
+    this.lastProbeAt = now;
     this.transport!.sendProbe(encodeRttProbe(this.ctx.userId, timestamp));
   }
 

@@ -475,6 +475,19 @@ describe('a provisional election is confirmed by its timeout', () => {
     expect(h.elected).toHaveLength(1);
   });
 
+  test('the confirmation keeps every candidate\'s 200 ms probe cadence: never a probe sooner than that', () => {
+    const h = harness([['a', leadsAt1s], ['b', closeBehind], ['c', third]]);
+    expect(elect(h).provisional).toBe(true);
+    h.clock.advanceUntil(() => h.manager.diagnostics().election === null, 1000);
+    for (const s of h.net.servers) {
+      const sentAt = s.latest!.probes.map((p) => readRttProbeTimestamp(p)!);
+      expect(sentAt.length).toBeGreaterThanOrEqual(6);
+      // until the confirmation ends (then the active slows to 1 Hz, the standby to one every 2 s)
+      const gaps = sentAt.slice(1).map((t, i) => t - sentAt[i]);
+      expect({ server: s.entry.region, shortest: Math.min(...gaps) }).toEqual({ server: s.entry.region, shortest: 200 });
+    }
+  });
+
   test('a decision certain when made is not provisional: no confirmation, the losers close at once', () => {
     const h = harness([['a', fast(20)], ['b', fast(60)], ['c', fast(100)]]);
     const e = elect(h);
