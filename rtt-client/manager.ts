@@ -208,7 +208,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
   /** `timeoutMs`: when it decides with what it has (a confirmation ends when the election it confirms would have) */
   private startElection(background: boolean, reason: Election['reason'], timeoutMs = this.rules.timeoutMs): void {
     if (this.state === 'closed') return; // a listener may have closed us mid-transition
-    const challenge = reason === 'recheck' || reason === 'confirm';
+    const challenge = isChallenge(reason);
     const candidates = new Set<Candidate>();
     this.servers.forEach((_server, index) => {
       const live = this.latest.get(index);
@@ -257,7 +257,7 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     const winner = decision.kind === 'elected' ? byIndex(decision.winner) : undefined;
     const runnerUp = decision.kind === 'elected' ? byIndex(decision.runnerUp) : undefined;
     for (const c of election.candidates) c.inElection = false;
-    const challenge = election.reason === 'recheck' || election.reason === 'confirm';
+    const challenge = isChallenge(election.reason);
     // No runner-up with a sample yet (an early decision): keep the others open and measure them for a
     // standby rather than leave the call without one.
     const seekStandby = (!election.background || challenge) && winner !== undefined && runnerUp === undefined &&
@@ -493,5 +493,8 @@ export class ConnectionManager extends Emitter<ConnectionManagerEvents> {
     }, this.settings.diagnosticsIntervalMs);
   }
 }
+
+/** Elections in which the active connection competes and yields to the one ranked first. */
+const isChallenge = (reason: Election['reason']) => reason === 'recheck' || reason === 'confirm';
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
