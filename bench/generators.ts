@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { RunOptions, RunResult } from './load';
 import type { RoomAssignment, WorkerReply, WorkerRequest } from './loadgen-worker';
+import { NativeGenerator } from './native-generator';
 import { CpuMeter, ROOT, placement, trackChild } from './procs';
 import { Histogram, type HistogramData } from './stats';
 import { sleep } from './load';
@@ -22,64 +23,111 @@ export interface GeneratedRun extends Omit<RunResult, 'cpu'> {
   generatorSaturated: boolean;
 }
 
+/** One load-generator process: the Node one (bench/loadgen-worker.ts) or the native one (bench/native-generator.ts). */
+export interface GeneratorProcess {
+  readonly pid: number;
+  open(tag: string, system: 'ws' | 'nats', url: string, rooms: RoomAssignment[]): Promise<void>;
+  run(tag: string, opts: Omit<RunOptions, 'participants' | 'rooms' | 'cpuPids'>): Promise<RunResult>;
+  close(tag: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export type GeneratorKind = 'node' | 'native';
+
+let nextId = 1;
+
+/** bench/loadgen-worker.ts in a forked Node process, asked over IPC. */
+class NodeGenerator implements GeneratorProcess {
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (m: WorkerReply) => {
+      const p = this.pending.get(m.id);
+      if (p === undefined) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.result);
+      else p.reject(new Error(`load generator ${child.pid}: ${m.error}`));
+    });
+    child.once('exit', (code, signal) => {
+      for (const p of this.pending.values()) p.reject(new Error(`load generator ${child.pid} exited (${code ?? signal})`));
+      this.pending.clear();
+    });
+  }
+
+  static async start(): Promise<NodeGenerator> {
+    const child = fork(path.join(ROOT, 'bench', 'loadgen-worker.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    trackChild(child);
+    const g = new NodeGenerator(child);
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', reject);
+    });
+    return g;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  private ask(req: WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never): Promise<unknown> {
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.child.send({ ...req, id } as WorkerRequest);
+    });
+  }
+
+  async open(tag: string, system: 'ws' | 'nats', url: string, rooms: RoomAssignment[]): Promise<void> {
+    await this.ask({ op: 'open', tag, system, url, rooms });
+  }
+
+  run(tag: string, opts: Omit<RunOptions, 'participants' | 'rooms' | 'cpuPids'>): Promise<RunResult> {
+    return this.ask({ op: 'run', tag, opts }) as Promise<RunResult>;
+  }
+
+  async close(tag: string): Promise<void> {
+    await this.ask({ op: 'close', tag });
+  }
+
+  stop(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) return resolve();
+      this.child.once('exit', () => resolve());
+      this.child.disconnect();
+    });
+  }
+}
+
 interface Worker {
-  child: ChildProcess;
-  pending: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
+  proc: GeneratorProcess;
   /** participants by tag */
   participants: Map<string, number>;
 }
 
-
-let nextId = 1;
-
 export class Generators {
-  private constructor(private readonly workers: Worker[]) {}
+  private constructor(private readonly workers: Worker[], readonly kind: GeneratorKind) {}
 
-  /** `count` worker processes, pinned to the cores the system under test does not use. */
-  static async start(count: number): Promise<Generators> {
-    const workers: Worker[] = [];
-    for (let i = 0; i < count; i++) {
-      const child = fork(path.join(ROOT, 'bench', 'loadgen-worker.ts'), [], {
-        execArgv: ['--import', 'tsx'],
-        serialization: 'advanced',
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
-      trackChild(child);
-      const w: Worker = { child, pending: new Map(), participants: new Map() };
-      child.on('message', (m: WorkerReply) => {
-        const p = w.pending.get(m.id);
-        if (p === undefined) return;
-        w.pending.delete(m.id);
-        if (m.ok) p.resolve(m.result);
-        else p.reject(new Error(`load generator ${child.pid}: ${m.error}`));
-      });
-      child.once('exit', (code, signal) => {
-        for (const p of w.pending.values()) p.reject(new Error(`load generator ${child.pid} exited (${code ?? signal})`));
-        w.pending.clear();
-      });
-      workers.push(w);
-    }
-    await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-      w.child.once('spawn', () => resolve());
-      w.child.once('error', reject);
-    })));
-    return new Generators(workers);
+  /** `count` generator processes of `kind` (pinned by the caller to the cores the system under test does not use). */
+  static async start(count: number, kind: GeneratorKind = 'node'): Promise<Generators> {
+    const procs = await Promise.all(Array.from({ length: count }, async (): Promise<GeneratorProcess> => {
+      if (kind === 'node') return NodeGenerator.start();
+      const g = new NativeGenerator();
+      trackChild(g.process);
+      return g;
+    }));
+    return new Generators(procs.map((proc) => ({ proc, participants: new Map() })), kind);
   }
 
   get pids(): number[] {
-    return this.workers.map((w) => w.child.pid!);
+    return this.workers.map((w) => w.proc.pid);
   }
 
   get count(): number {
     return this.workers.length;
-  }
-
-  private ask(w: Worker, req: WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never): Promise<unknown> {
-    const id = nextId++;
-    return new Promise((resolve, reject) => {
-      w.pending.set(id, { resolve, reject });
-      w.child.send({ ...req, id } as WorkerRequest);
-    });
   }
 
   /** Opens the rooms under `tag`, each whole on one worker, the least loaded first. */
@@ -93,20 +141,20 @@ export class Generators {
       count[k] += r.indices.length;
     }
     this.workers.forEach((w, k) => w.participants.set(tag, (w.participants.get(tag) ?? 0) + count[k]));
-    await Promise.all(this.workers.map((w, k) => (per[k].length > 0 ? this.ask(w, { op: 'open', tag, system, url, rooms: per[k] }) : undefined)));
+    await Promise.all(this.workers.map((w, k) => (per[k].length > 0 ? w.proc.open(tag, system, url, per[k]) : undefined)));
   }
 
   async close(tag: string): Promise<void> {
-    await Promise.all(this.workers.map((w) => this.ask(w, { op: 'close', tag })));
+    await Promise.all(this.workers.map((w) => ((w.participants.get(tag) ?? 0) > 0 ? w.proc.close(tag) : undefined)));
     for (const w of this.workers) w.participants.delete(tag);
   }
 
   /** Runs every worker's rooms together; CPU of `cpuPids` and of the workers over the measured window. */
   async run(tag: string, opts: Omit<RunOptions, 'participants' | 'rooms' | 'cpuPids'>, cpuPids: Record<string, number>): Promise<GeneratedRun> {
     const busy = this.workers.filter((w) => (w.participants.get(tag) ?? 0) > 0);
-    const genPids = Object.fromEntries(busy.map((w, i) => [`gen${i}`, w.child.pid!]));
+    const genPids = Object.fromEntries(busy.map((w, i) => [`gen${i}`, w.proc.pid]));
     const meter = new CpuMeter({ ...cpuPids, ...genPids });
-    const results = busy.map((w) => this.ask(w, { op: 'run', tag, opts }) as Promise<RunResult>);
+    const results = busy.map((w) => w.proc.run(tag, opts));
     // the workers start their windows when the request arrives: IPC takes well under a millisecond
     await sleep(opts.warmupMs);
     meter.begin();
@@ -139,10 +187,6 @@ export class Generators {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.workers.map((w) => new Promise<void>((resolve) => {
-      if (w.child.exitCode !== null || w.child.signalCode !== null) return resolve();
-      w.child.once('exit', () => resolve());
-      w.child.disconnect();
-    })));
+    await Promise.all(this.workers.map((w) => w.proc.stop()));
   }
 }

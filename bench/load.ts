@@ -23,7 +23,8 @@ export interface Participant {
   close(): Promise<void>;
 }
 
-const MAGIC = 0x56434742; // "VCGB"
+/** Opens every benchmark frame's payload: magic u32 BE, run id u32 BE, sender u16 BE (bench/native/wsload.c reads the same). */
+export const MAGIC = 0x56434742; // "VCGB"
 const TIMESTAMP_SENTINEL = Math.PI * 1e100;
 
 /** Fixed-width user ids keep every sender's frame layout identical. */
@@ -113,7 +114,7 @@ function indexOf(hay: Uint8Array, needle: Uint8Array, from = 0): number {
 }
 
 /** A frame that activates a session (the first non-probe frame) and that receivers ignore. */
-function activationFrame(index: number): Uint8Array {
+export function activationFrame(index: number): Uint8Array {
   return encodePacketWrapper({
     packetType: PacketType.MEDIA,
     userId: userIdOf(index),
@@ -227,16 +228,46 @@ export const MEDIA_MIX = {
   rttProbe: { perSec: 1 },
 } as const;
 
-/** Fanned-out frames a participant sends per second in the media mix (probes are echoed only). */
-export const MEDIA_FRAMES_PER_SEC = MEDIA_MIX.audio.perSec + MEDIA_MIX.video.perSec + MEDIA_MIX.heartbeat.perSec;
-/** Mean bytes a participant sends per second in the media mix (fanned-out frames). */
-export const MEDIA_BYTES_PER_SEC =
-  MEDIA_MIX.audio.perSec * mean(MEDIA_MIX.audio.bytes) +
-  MEDIA_MIX.video.perSec * ((MEDIA_MIX.video.keyframeBytes + (MEDIA_MIX.video.keyframeEvery - 1) * mean(MEDIA_MIX.video.deltaBytes)) / MEDIA_MIX.video.keyframeEvery) +
-  MEDIA_MIX.heartbeat.perSec * MEDIA_MIX.heartbeat.bytes;
+/** In a media stream's cycle: the participant's RTT probe, not a fanned-out frame. */
+export const RTT_PROBE = 0;
 
-function mean(xs: readonly number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
+/** One stream of MEDIA_MIX: its k-th send is `cycle[k % cycle.length]` bytes (RTT_PROBE: a probe). */
+export interface MediaStream {
+  periodMs: number;
+  cycle: readonly number[];
+}
+
+/** MEDIA_MIX as the streams each participant sends; every generator paces from these. */
+export function mediaStreams(): MediaStream[] {
+  const { audio, video, heartbeat, rttProbe } = MEDIA_MIX;
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const videoCycle = (video.keyframeEvery * video.deltaBytes.length) / gcd(video.keyframeEvery, video.deltaBytes.length);
+  return [
+    { periodMs: 1000 / audio.perSec, cycle: audio.bytes },
+    { periodMs: 1000 / video.perSec, cycle: Array.from({ length: videoCycle }, (_, k) => (k % video.keyframeEvery === 0 ? video.keyframeBytes : video.deltaBytes[k % video.deltaBytes.length])) },
+    { periodMs: 1000 / heartbeat.perSec, cycle: [heartbeat.bytes] },
+    { periodMs: 1000 / rttProbe.perSec, cycle: [RTT_PROBE] },
+  ];
+}
+
+/** Where participant `i` of a generator starts its streams, as a fraction of each period (golden-ratio phases: evenly spread whatever the count). */
+export const mediaPhase = (i: number): number => (i * 0.6180339887) % 1;
+
+/** The media type a benchmark frame of `size` bytes carries in the media mix. */
+export const mediaTypeOfSize = (size: number): MediaType =>
+  size === MEDIA_MIX.heartbeat.bytes ? MediaType.HEARTBEAT : (MEDIA_MIX.audio.bytes as readonly number[]).includes(size) ? MediaType.AUDIO : MediaType.VIDEO;
+
+/** The distinct fanned-out frame sizes of the media mix. */
+export const mediaSizes = (): number[] => [...new Set(mediaStreams().flatMap((s) => s.cycle))].filter((b) => b !== RTT_PROBE);
+
+/** Fanned-out frames a participant sends per second in the media mix (probes are echoed only). */
+export const MEDIA_FRAMES_PER_SEC = perSecond(() => 1);
+/** Bytes a participant sends per second in the media mix (fanned-out frames), as its streams cycle. */
+export const MEDIA_BYTES_PER_SEC = perSecond((size) => size);
+
+/** Σ over the fanned-out frames a participant sends in one second of `f(size)`. */
+function perSecond(f: (size: number) => number): number {
+  return mediaStreams().reduce((a, s) => a + ((1000 / s.periodMs) * s.cycle.reduce((b, size) => b + (size === RTT_PROBE ? 0 : f(size)), 0)) / s.cycle.length, 0);
 }
 
 export interface RunOptions {
@@ -278,23 +309,25 @@ export interface RunResult {
 }
 
 let nextRunId = (process.pid & 0xffff) * 0x10000;
+/** A run id no other run of this process used (frames of an earlier run are not counted). */
+export const newRunId = (): number => nextRunId++ >>> 0;
 
 /** Per-sender send socket limit, so a sender never queues without bound in the generator. */
-const MAX_LOCAL_BUFFER = 1024 * 1024;
+export const MAX_LOCAL_BUFFER = 1024 * 1024;
 /** In saturation, undelivered frames that see no progress this long are written off as lost. */
 const STALL_MS = 1_000;
 /** A session id field appended by the relay: tag byte + varint of a 64-bit id with the top bit set. */
 const STAMPED_SESSION_ID_BYTES = 11;
 /** The media mix is paced by one timer for all participants. */
-const MEDIA_TICK_MS = 5;
+export const MEDIA_TICK_MS = 5;
 
-interface Layout {
+export interface Layout {
   payloadOffset: number;
   timestampOffset: number;
 }
 
 /** Frame templates by size for one run: one template serves every sender (user id and sender rewritten). */
-class TemplateSet {
+export class TemplateSet {
   private readonly bySize = new Map<number, FrameTemplate>();
   readonly layouts = new Map<number, Layout>();
   constructor(private readonly runId: number, private readonly mediaTypeOf: (size: number) => MediaType = () => MediaType.VIDEO) {}
@@ -319,12 +352,9 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
   const participants = rooms.flat();
   const n = participants.length;
   const receiversOf = rooms.flatMap((r) => r.map(() => r.length - 1));
-  const runId = nextRunId++ >>> 0;
-  const mediaSizes = new Set<number>([...MEDIA_MIX.audio.bytes, ...MEDIA_MIX.video.deltaBytes]);
-  const templates = new TemplateSet(runId, (size) => size === MEDIA_MIX.heartbeat.bytes ? MediaType.HEARTBEAT : MEDIA_MIX.audio.bytes.includes(size as 100) ? MediaType.AUDIO : MediaType.VIDEO);
-  const sizes = mode.kind === 'media'
-    ? [...mediaSizes, MEDIA_MIX.video.keyframeBytes, MEDIA_MIX.heartbeat.bytes]
-    : [opts.frameBytes];
+  const runId = newRunId();
+  const templates = new TemplateSet(runId, mediaTypeOfSize);
+  const sizes = mode.kind === 'media' ? mediaSizes() : [opts.frameBytes];
   for (const size of sizes) templates.get(size);
   const layouts = templates.layouts;
   const userIds = participants.map((p) => utf8.encode(userIdOf(p.index)));
@@ -457,17 +487,10 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
  */
 function mediaTicker(participants: readonly Participant[], sending: () => boolean, send: (i: number, size: number) => void, start: number): NodeJS.Timeout {
   const n = participants.length;
-  const { audio, video, heartbeat } = MEDIA_MIX;
   const probe = participants.map((p) => encodeRttProbe(userIdOf(p.index), 0));
-  const streams = [
-    { periodMs: 1000 / audio.perSec, size: (k: number) => audio.bytes[k % audio.bytes.length] },
-    { periodMs: 1000 / video.perSec, size: (k: number) => (k % video.keyframeEvery === 0 ? video.keyframeBytes : video.deltaBytes[k % video.deltaBytes.length]) },
-    { periodMs: 1000 / heartbeat.perSec, size: () => heartbeat.bytes },
-    { periodMs: 1000 / MEDIA_MIX.rttProbe.perSec, size: () => 0 },
-  ];
+  const streams = mediaStreams();
   const count = streams.map(() => new Array<number>(n).fill(0));
-  // golden-ratio phases: evenly spread whatever n is
-  const phase = participants.map((_, i) => (i * 0.6180339887) % 1);
+  const phase = participants.map((_, i) => mediaPhase(i));
   return setInterval(() => {
     if (!sending()) return;
     const elapsed = performance.now() - start;
@@ -478,8 +501,9 @@ function mediaTicker(participants: readonly Participant[], sending: () => boolea
         const due = Math.floor(elapsed / st.periodMs - phase[i]) + 1;
         const c = count[s];
         while (c[i] < due) {
-          if (s === 3) participants[i].send(probe[i]);
-          else send(i, st.size(c[i]));
+          const size = st.cycle[c[i] % st.cycle.length];
+          if (size === RTT_PROBE) participants[i].send(probe[i]);
+          else send(i, size);
           c[i]++;
         }
       }
