@@ -6,7 +6,8 @@ import { benchEnv } from './env';
 import { Generators, type GeneratedRun, type GeneratorKind } from './generators';
 import { MEDIA_BYTES_PER_SEC, MEDIA_FRAMES_PER_SEC, MEDIA_MIX, sleep } from './load';
 import { placeSystem, placement, release, rssBytes } from './procs';
-import { fmt, markdownTable, type BenchResult, type Row } from './report';
+import { fmt, markdownTable, verdict, withRange, type BenchResult, type Row } from './report';
+import { spread, type Spread } from './stats';
 
 export interface CapacityOptions {
   roomSizes: number[];
@@ -22,13 +23,17 @@ export interface CapacityOptions {
   durationMs: number;
   /** run a failing step once more before taking the failure */
   retryFailed: boolean;
+  /** ramps per system and room size, the two systems' ramps alternating (figures are medians with their range) */
+  repeats: number;
+  /** unmeasured load at the first step's size before each ramp, so no ramp measures a cold process */
+  serverWarmupMs: number;
 }
 
 export const CAPACITY_FULL: CapacityOptions = {
-  roomSizes: [2, 5, 20, 50], startParticipants: { 2: 100, 5: 50, 20: 40, 50: 50 }, growth: 2, maxSteps: 5, generators: 2, generatorKind: 'native', warmupMs: 1000, durationMs: 3000, retryFailed: true,
+  roomSizes: [2, 5, 20, 50], startParticipants: { 2: 100, 5: 50, 20: 40, 50: 50 }, growth: 2, maxSteps: 5, generators: 2, generatorKind: 'native', warmupMs: 1000, durationMs: 3000, retryFailed: true, repeats: 3, serverWarmupMs: 3000,
 };
 export const CAPACITY_QUICK: CapacityOptions = {
-  roomSizes: [5], startParticipants: { 5: 10 }, growth: 2, maxSteps: 1, generators: 2, generatorKind: 'native', warmupMs: 300, durationMs: 500, retryFailed: false,
+  roomSizes: [5], startParticipants: { 5: 10 }, growth: 2, maxSteps: 1, generators: 2, generatorKind: 'native', warmupMs: 300, durationMs: 500, retryFailed: false, repeats: 1, serverWarmupMs: 0,
 };
 
 export const MAX_LOSS = 0.001;
@@ -46,6 +51,8 @@ const LABEL: Record<System, string> = { relay: 'our relay (uWS)', ws: '`ws` desi
 export interface CapacityStep extends GeneratedRun {
   system: System;
   roomSize: number;
+  /** which ramp of this system and room size (0 …) */
+  repeat: number;
   participants: number;
   rssBytes: number;
   lossRatio: number;
@@ -97,6 +104,7 @@ export function generatorBound(x: { generatorSaturated: boolean; machinePct: num
 export interface CapacityFigure {
   system: System;
   roomSize: number;
+  repeat: number;
   /** the largest step that met both limits, if any */
   passed?: CapacityStep;
   /** what ended the ramp */
@@ -110,6 +118,7 @@ export interface CapacityFigure {
 
 export interface CapacityResult extends BenchResult {
   figures: CapacityFigure[];
+  summaries: CapacitySummary[];
 }
 
 export async function benchCapacity(opts: CapacityOptions, log: (s: string) => void): Promise<CapacityResult> {
@@ -120,8 +129,9 @@ export async function benchCapacity(opts: CapacityOptions, log: (s: string) => v
   const server = { relay: env.relay, ws: env.wsRelay };
   const all = [env.relay.pid, env.wsRelay.pid, env.nats.pid, ...gens.pids];
   let base = 0;
-  const runStep = async (s: System, n: number, rooms: number, label: string): Promise<CapacityStep> => {
-    const tag = `cap-${s}-${n}-${label}`;
+  /** One step: `rooms` rooms of `n` under the media mix; recorded unless it is a warm-up. */
+  const runStep = async (s: System, n: number, rooms: number, label: string, repeat: number, warmupOnly = false): Promise<CapacityStep | undefined> => {
+    const tag = `cap-${s}-${n}-${repeat}-${label}`;
     const assignment = Array.from({ length: rooms }, (_, r) => ({ room: `${tag}-${r}-${process.pid}`, indices: Array.from({ length: n }, () => base++ % 60_000) }));
     let r: GeneratedRun;
     let rss: number;
@@ -130,50 +140,56 @@ export async function benchCapacity(opts: CapacityOptions, log: (s: string) => v
       await gens.open(tag, 'ws', `ws://127.0.0.1:${server[s].port}`, assignment);
       await sleep(500);
       const dropsBefore = await droppedFrames(server[s].port);
-      r = await gens.run(tag, { frameBytes: 0, mode: { kind: 'media' }, warmupMs: opts.warmupMs, durationMs: opts.durationMs }, { server: server[s].pid, nats: env.nats.pid });
+      const durationMs = warmupOnly ? opts.serverWarmupMs : opts.durationMs;
+      r = await gens.run(tag, { frameBytes: 0, mode: { kind: 'media' }, warmupMs: opts.warmupMs, durationMs }, { server: server[s].pid, nats: env.nats.pid });
       rss = rssBytes(server[s].pid);
       drops = (await droppedFrames(server[s].port)) - dropsBefore;
     } finally {
       await gens.close(tag).catch(() => undefined);
     }
+    if (warmupOnly) return undefined;
     // the server's own drop counter: frames a starved generator had not read by the end are late, not lost
     const lossRatio = r.expected === 0 ? 1 : Number.isFinite(drops) ? drops / r.expected : r.lost / r.expected;
     const verdict = judgeStep({ lossRatio, p99Ms: r.latencyMs.p99, deliveredInWindow: r.deliveredInWindow, unreceivedRatio: r.expected > 0 ? r.lost / r.expected : 0 });
     const step: CapacityStep = {
-      ...r, system: s, roomSize: n, participants: rooms * n, rssBytes: rss, lossRatio, serverDrops: drops, verdict,
+      ...r, system: s, roomSize: n, repeat, participants: rooms * n, rssBytes: rss, lossRatio, serverDrops: drops, verdict,
       generatorBound: generatorBound({ generatorSaturated: r.generatorSaturated, machinePct: r.cpu.machine, serverPct: r.cpu.server, cores: os.cpus().length }),
       serverUsPerFrame: r.deliveredInWindow > 0 ? ((r.cpu.server / 100) * r.windowMs * 1000) / r.deliveredInWindow : NaN,
     };
     steps.push(step);
-    log(`capacity ${s} N=${n} ${step.participants} participants: ${verdict}${step.generatorBound ? ' (generator-bound)' : ''} dropped ${(lossRatio * 100).toFixed(3)} %, unreceived ${r.expected > 0 ? ((r.lost / r.expected) * 100).toFixed(1) : '—'} %, p99 ${fmt.ms(r.latencyMs.p99)} ms; server ${r.cpu.server} % (${fmt.us(step.serverUsPerFrame)} µs/frame), nats ${r.cpu.nats} %, gen ${r.loadgen.totalPct} %${r.generatorSaturated ? ' SATURATED' : ''}; machine ${r.cpu.machine} %`);
+    log(`capacity ${s} N=${n} ramp ${repeat + 1} ${step.participants} participants: ${verdict}${step.generatorBound ? ' (generator-bound)' : ''} dropped ${(lossRatio * 100).toFixed(3)} %, unreceived ${r.expected > 0 ? ((r.lost / r.expected) * 100).toFixed(1) : '—'} %, p99 ${fmt.ms(r.latencyMs.p99)} ms; server ${r.cpu.server} % (${fmt.us(step.serverUsPerFrame)} µs/frame), nats ${r.cpu.nats} %, gen ${r.loadgen.totalPct} %${r.generatorSaturated ? ' SATURATED' : ''}; machine ${r.cpu.machine} %`);
     return step;
   };
   try {
     for (const n of opts.roomSizes) {
-      for (const s of ['relay', 'ws'] as const) {
-        placeSystem([server[s].pid], all.filter((p) => p !== server[s].pid));
-        let rooms = Math.ceil((opts.startParticipants[n] ?? n) / n);
-        let passed: CapacityStep | undefined;
-        let stoppedBy: CapacityFigure['stoppedBy'] = 'steps';
-        let first: CapacityStep | undefined;
-        for (let k = 0; k < opts.maxSteps; k++) {
-          // a failing step is run once more: on a shared machine one stall can break a limit
-          let step = await runStep(s, n, rooms, `${k}`);
-          if (opts.retryFailed && step.verdict === 'fail') step = await runStep(s, n, rooms, `${k}-retry`);
-          first ??= step;
-          if (step.verdict !== 'pass') {
-            stoppedBy = step.verdict === 'generator behind' || step.generatorBound ? 'generator' : 'limit';
-            break;
+      for (let repeat = 0; repeat < opts.repeats; repeat++) {
+        // alternating which system goes first, so a drift of the machine does not favour either
+        for (const s of repeat % 2 === 0 ? (['relay', 'ws'] as const) : (['ws', 'relay'] as const)) {
+          placeSystem([server[s].pid], all.filter((p) => p !== server[s].pid));
+          let rooms = Math.ceil((opts.startParticipants[n] ?? n) / n);
+          if (opts.serverWarmupMs > 0) await runStep(s, n, rooms, 'warm-up', repeat, true);
+          let passed: CapacityStep | undefined;
+          let stoppedBy: CapacityFigure['stoppedBy'] = 'steps';
+          let first: CapacityStep | undefined;
+          for (let k = 0; k < opts.maxSteps; k++) {
+            // a failing step is run once more: on a shared machine one stall can break a limit
+            let step = (await runStep(s, n, rooms, `${k}`, repeat))!;
+            if (opts.retryFailed && step.verdict === 'fail') step = (await runStep(s, n, rooms, `${k}-retry`, repeat))!;
+            first ??= step;
+            if (step.verdict !== 'pass') {
+              stoppedBy = step.verdict === 'generator behind' || step.generatorBound ? 'generator' : 'limit';
+              break;
+            }
+            passed = step;
+            if (step.generatorBound) {
+              stoppedBy = 'generator';
+              break;
+            }
+            rooms = Math.max(rooms + 1, Math.round(rooms * opts.growth));
           }
-          passed = step;
-          if (step.generatorBound) {
-            stoppedBy = 'generator';
-            break;
-          }
-          rooms = Math.max(rooms + 1, Math.round(rooms * opts.growth));
+          const basis = passed ?? first;
+          figures.push({ system: s, roomSize: n, repeat, passed, stoppedBy, perCore: basis === undefined ? NaN : participantsPerCore(basis.serverUsPerFrame, n) });
         }
-        const basis = passed ?? first;
-        figures.push({ system: s, roomSize: n, passed, stoppedBy, perCore: basis === undefined ? NaN : participantsPerCore(basis.serverUsPerFrame, n) });
       }
     }
   } finally {
@@ -183,10 +199,43 @@ export async function benchCapacity(opts: CapacityOptions, log: (s: string) => v
   return report(opts, steps, figures);
 }
 
-function capacityVerdict(ours: CapacityFigure, ws: CapacityFigure, ratio: number): Pick<Row, 'result' | 'note'> {
-  if (!Number.isFinite(ratio)) return { result: 'not measured', note: 'no CPU figure for one of the systems' };
-  if (ours.passed === undefined) return { result: 'missed', note: 'no step of our relay passed (see the steps); see the analysis below' };
-  return ratio < TARGET_CAPACITY_VS_WS ? { result: 'missed', note: 'see the analysis below' } : { result: 'met' };
+/** One room size over every ramp: each system's participants per core, and ours ÷ ws ramp by ramp. */
+export interface CapacitySummary {
+  roomSize: number;
+  ours: Spread;
+  ws: Spread;
+  /** ours ÷ ws of the same ramp number (the two ramps ran back to back) */
+  ratio: Spread;
+  /** ws ÷ ours CPU per delivered frame at the largest load both passed, ramp by ramp */
+  equalLoad: Spread;
+  /** ramps of our relay in which no step passed */
+  oursUnpassed: number;
+}
+
+export function summarize(figures: readonly CapacityFigure[], steps: readonly CapacityStep[], roomSize: number): CapacitySummary {
+  const ramps = (s: System) => figures.filter((f) => f.system === s && f.roomSize === roomSize);
+  const ours = ramps('relay');
+  const ws = ramps('ws');
+  const ratios = ours.flatMap((o) => {
+    const w = ws.find((x) => x.repeat === o.repeat);
+    return w === undefined ? [] : [o.perCore / w.perCore];
+  });
+  const equal = ours.map((o) => equalLoadRatio(steps.filter((x) => x.repeat === o.repeat), roomSize)?.ratio ?? NaN);
+  return {
+    roomSize,
+    ours: spread(ours.map((f) => f.perCore)),
+    ws: spread(ws.map((f) => f.perCore)),
+    ratio: spread(ratios),
+    equalLoad: spread(equal),
+    oursUnpassed: ours.filter((f) => f.passed === undefined).length,
+  };
+}
+
+/** Met when every ramp's ratio meets the target; within the noise when only the median does (bench/fanout.ts verdict). */
+export function capacityVerdict(c: CapacitySummary): Pick<Row, 'result' | 'note'> {
+  if (c.ratio.n === 0) return { result: 'not measured', note: 'no CPU figure for one of the systems' };
+  if (c.oursUnpassed > 0) return { result: 'missed', note: `no step of our relay passed in ${c.oursUnpassed} ramp(s) (see the steps); see the analysis below` };
+  return verdict(c.ratio, (r) => r >= TARGET_CAPACITY_VS_WS, 'ratio');
 }
 
 /**
@@ -251,40 +300,45 @@ const STOPPED_FIRST: Record<CapacityFigure['stoppedBy'], string> = {
 
 function report(opts: CapacityOptions, steps: CapacityStep[], figures: CapacityFigure[]): CapacityResult {
   const rows: Row[] = [];
-  const fig = (s: System, n: number) => figures.find((f) => f.system === s && f.roomSize === n)!;
-  const describe = (f: CapacityFigure) => (f.passed === undefined
-    ? `${fmt.count(f.perCore)} per core by CPU at the first step, which did not pass (${steps.find((x) => x.system === f.system && x.roomSize === f.roomSize)?.participants ?? '?'} participants; ${STOPPED_FIRST[f.stoppedBy]})`
-    : `${fmt.count(f.perCore)} participants per core (${f.passed.participants} carried at ${f.passed.cpu.server} % of a core; ${STOPPED[f.stoppedBy]})`);
-  for (const n of opts.roomSizes) {
-    const ours = fig('relay', n);
-    const ws = fig('ws', n);
-    const ratio = ours.perCore / ws.perCore;
-    const equal = equalLoadRatio(steps, n);
-    const verdict = capacityVerdict(ours, ws, ratio);
-    const equalText = equal === undefined ? '' : `at equal load (${equal.participants} participants, both passed) ${fmt.ratio(equal.ratio)} less CPU per delivered frame`;
+  const summaries = opts.roomSizes.map((n) => summarize(figures, steps, n));
+  /** what each ramp of `s` carried: its largest passed step and what ended it */
+  const carried = (s: System, n: number) => {
+    const ramps = figures.filter((f) => f.system === s && f.roomSize === n);
+    const passed = ramps.map((f) => (f.passed === undefined ? 'none' : `${f.passed.participants} at ${f.passed.cpu.server} %`));
+    const ends = [...new Set(ramps.map((f) => (f.passed === undefined ? STOPPED_FIRST : STOPPED)[f.stoppedBy]))];
+    return `largest passed step per ramp: ${passed.join(', ')} of a core; then ${ends.join(' / ')}`;
+  };
+  const unit = (sp: Spread, n: number, s: System) => {
+    const noneWs = s === 'ws' && figures.some((f) => f.system === 'ws' && f.roomSize === n && f.passed === undefined);
+    return `${withRange(sp, fmt.count)} ${noneWs ? 'per core by CPU (a ramp passed no step: its figure is from the first step)' : 'participants per core'}`;
+  };
+  for (const c of summaries) {
+    const n = c.roomSize;
+    const v = capacityVerdict(c);
+    const equalText = c.equalLoad.n === 0 ? '' : `at equal load (the largest both passed) ${withRange(c.equalLoad, fmt.ratio)} less CPU per delivered frame`;
     rows.push({
       benchmark: 'Capacity, media mix',
-      configuration: `rooms of ${n}, ≤ ${MAX_LOSS * 100} % lost, p99 ≤ ${MAX_P99_MS} ms`,
-      ours: describe(ours),
-      yardstick: `ws design: ${describe(ws)}`,
-      ratio: fmt.ratio(ratio),
+      configuration: `rooms of ${n}, ≤ ${MAX_LOSS * 100} % lost, p99 ≤ ${MAX_P99_MS} ms, ${c.ratio.n} ramps each`,
+      ours: `${unit(c.ours, n, 'relay')} (${carried('relay', n)})`,
+      yardstick: `ws design: ${unit(c.ws, n, 'ws')} (${carried('ws', n)})`,
+      ratio: withRange(c.ratio, fmt.ratio),
       target: `≥ ${TARGET_CAPACITY_VS_WS}×`,
-      ...verdict,
-      note: [equalText, verdict.note].filter((t) => t !== undefined && t !== '').join('; ') || undefined,
+      ...v,
+      note: [equalText, v.note].filter((t) => t !== undefined && t !== '').join('; ') || undefined,
     });
   }
   const cores = os.cpus().length;
   const table = markdownTable(
-    ['Room', 'System', 'Participants', 'Result', 'Dropped by the server %', 'Not received by the end %', 'p50 ms', 'p99 ms', 'Delivered fr/s', 'Server CPU % (kernel part)', 'Server µs/frame', 'nats-server CPU %', 'Server RSS', 'Load gen CPU % (processes)', `Machine busy % (of ${cores * 100})`],
+    ['Room', 'System', 'Ramp', 'Participants', 'Result', 'Dropped by the server %', 'Not received by the end %', 'p50 ms', 'p99 ms', 'Delivered fr/s', 'Server CPU % (kernel part)', 'Server µs/frame', 'nats-server CPU %', 'Server RSS', 'Load gen CPU % (processes)', `Machine busy % (of ${cores * 100})`],
     steps.map((x) => [
-      String(x.roomSize), LABEL[x.system], String(x.participants), `${x.verdict === 'fail' ? '**fail**' : x.verdict}${x.generatorBound ? ' (generator-bound)' : ''}`, (x.lossRatio * 100).toFixed(3), x.expected > 0 ? ((x.lost / x.expected) * 100).toFixed(1) : '—',
+      String(x.roomSize), LABEL[x.system], String(x.repeat + 1), String(x.participants), `${x.verdict === 'fail' ? '**fail**' : x.verdict}${x.generatorBound ? ' (generator-bound)' : ''}`, (x.lossRatio * 100).toFixed(3), x.expected > 0 ? ((x.lost / x.expected) * 100).toFixed(1) : '—',
       fmt.ms(x.latencyMs.p50), fmt.ms(x.latencyMs.p99), fmt.rate(x.deliveredPerSec), `${x.cpu.server} (${x.cpu.serverSys})`, fmt.us(x.serverUsPerFrame), String(x.cpu.nats),
       fmt.bytes(x.rssBytes), `${x.loadgen.totalPct} (${x.loadgen.processes})${x.generatorSaturated ? ' **saturated**' : ''}`, String(x.cpu.machine),
     ]),
   );
   const summary = markdownTable(
-    ['Room', 'Our relay: participants per core', 'ws design: participants per core', 'Ours ÷ ws'],
-    opts.roomSizes.map((n) => [String(n), fmt.count(fig('relay', n).perCore), fmt.count(fig('ws', n).perCore), fmt.ratio(fig('relay', n).perCore / fig('ws', n).perCore)]),
+    ['Room', 'Our relay: participants per core', 'ws design: participants per core', 'Ours ÷ ws (ramp by ramp)', 'ws ÷ ours CPU per frame at equal load'],
+    summaries.map((c) => [String(c.roomSize), withRange(c.ours, fmt.count), withRange(c.ws, fmt.count), withRange(c.ratio, fmt.ratio), c.equalLoad.n === 0 ? '—' : withRange(c.equalLoad, fmt.ratio)]),
   );
   const { audio, video, heartbeat, rttProbe } = MEDIA_MIX;
   const details = `
@@ -301,7 +355,11 @@ exceeds ${MAX_UNRECEIVED * 100} % measured the generator, not the server: the ra
 broken by one stall is run once more. No step is exempt from a limit: a p99 broken while the generators were starved
 (they saturated, or the core they share with nats-server was ≥ ${OTHERS_BUSY_SHARE * 100} % busy: *generator-bound*) is broken all the same,
 and the ramp stops there, the generators having no more to give (bench/capacity.ts judgeStep). ${opts.warmupMs} ms warm-up, ${opts.durationMs} ms
-measured per step, ${opts.generators} load-generator processes (${GENERATOR_TEXT[opts.generatorKind]}). ${placement.pinned ? `The server under test was pinned to core 0, generators and nats-server to core ${placement.otherCpus} (taskset -a).` : 'Nothing was pinned.'}
+measured per step, ${opts.generators} load-generator processes (${GENERATOR_TEXT[opts.generatorKind]}).
+Each system is ramped ${opts.repeats} time${opts.repeats === 1 ? '' : 's'} per room size, its ramps alternating with the other system's (which one goes first
+alternates too)${opts.serverWarmupMs > 0 ? `, each after ${opts.serverWarmupMs} ms of unmeasured load at the first step so that no ramp measures a cold process` : ''}.
+Figures are medians with their range; the ratio is taken ramp by ramp, and a target met by the median ratio but not by
+every ramp says so. ${placement.pinned ? `The server under test was pinned to core 0, generators and nats-server to core ${placement.otherCpus} (taskset -a).` : 'Nothing was pinned.'}
 
 **Participants per core** = 10⁶ µs ÷ (the server's CPU µs per delivered frame × ${MEDIA_FRAMES_PER_SEC} × (N − 1) deliveries a participant
 causes per second), at the largest passed step (user + system time from /proc/<pid>/stat over the window; the RTT
@@ -316,8 +374,8 @@ ${summary}
 ${table}
 `;
   return {
-    name: 'capacity', title: 'Capacity', rows, details, figures,
-    raw: { options: opts, mediaMix: MEDIA_MIX, placement, figures: figures.map((f) => ({ ...f, passed: f.passed && strip(f.passed) })), steps: steps.map(strip) },
+    name: 'capacity', title: 'Capacity', rows, details, figures, summaries,
+    raw: { options: opts, mediaMix: MEDIA_MIX, placement, summaries, figures: figures.map((f) => ({ ...f, passed: f.passed && strip(f.passed) })), steps: steps.map(strip) },
   };
 }
 

@@ -7,8 +7,8 @@ import { benchEnv } from './env';
 import { Generators, type GeneratedRun } from './generators';
 import { sleep } from './load';
 import { placeSystem, placement, release } from './procs';
-import { fmt, markdownTable, type BenchResult, type Row } from './report';
-import { spread, type Spread } from './stats';
+import { fmt, markdownTable, verdict, withRange, type BenchResult, type Row } from './report';
+import { spread } from './stats';
 
 export interface FanoutOptions {
   roomSizes: number[];
@@ -102,7 +102,6 @@ export async function benchFanout(opts: FanoutOptions, log: (s: string) => void)
   return report(opts, runs);
 }
 
-const figure = (s: Spread, f: (v: number) => string) => (s.n > 1 ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : f(s.median));
 
 function report(opts: FanoutOptions, runs: FanoutRun[]): FanoutResult {
   const rows: Row[] = [];
@@ -125,9 +124,9 @@ function report(opts: FanoutOptions, runs: FanoutRun[]): FanoutResult {
     rows.push({
       benchmark: 'Fan-out, CPU per frame',
       configuration: config,
-      ours: `relay ${figure(cpu('relay'), fmt.us)} µs/frame (+ nats-server ${fmt.us(natsCpu('relay').median)})`,
-      yardstick: `ws design ${figure(cpu('ws'), fmt.us)} µs/frame (+ nats-server ${fmt.us(natsCpu('ws').median)}); raw NATS: nats-server ${fmt.us(cpu('nats').median)}`,
-      ratio: figure(cpuRatio, (v) => v.toFixed(2)),
+      ours: `relay ${withRange(cpu('relay'), fmt.us)} µs/frame (+ nats-server ${fmt.us(natsCpu('relay').median)})`,
+      yardstick: `ws design ${withRange(cpu('ws'), fmt.us)} µs/frame (+ nats-server ${fmt.us(natsCpu('ws').median)}); raw NATS: nats-server ${fmt.us(cpu('nats').median)}`,
+      ratio: withRange(cpuRatio, (v) => v.toFixed(2)),
       target: `≤ ${target === 0.5 ? '½' : '⅓'}`,
       ...verdict(cpuRatio, (v) => v <= target, 'ratio'),
     });
@@ -136,9 +135,9 @@ function report(opts: FanoutOptions, runs: FanoutRun[]): FanoutResult {
     rows.push({
       benchmark: 'Fan-out, throughput vs raw NATS',
       configuration: config,
-      ours: `${figure(rate('relay'), fmt.rate)} fr/s, p99 ${fmt.ms(spread(rs.relay.map((r) => r.latencyMs.p99)).median)} ms`,
-      yardstick: `raw NATS ${figure(rate('nats'), fmt.rate)} fr/s, p99 ${fmt.ms(spread(rs.nats.map((r) => r.latencyMs.p99)).median)} ms; ws design ${fmt.rate(rate('ws').median)} fr/s`,
-      ratio: figure(rateRatio, fmt.pct),
+      ours: `${withRange(rate('relay'), fmt.rate)} fr/s, p99 ${fmt.ms(spread(rs.relay.map((r) => r.latencyMs.p99)).median)} ms`,
+      yardstick: `raw NATS ${withRange(rate('nats'), fmt.rate)} fr/s, p99 ${fmt.ms(spread(rs.nats.map((r) => r.latencyMs.p99)).median)} ms; ws design ${fmt.rate(rate('ws').median)} fr/s`,
+      ratio: withRange(rateRatio, fmt.pct),
       target: `≥ ${TARGET_VS_NATS * 100} %`,
       result: vsNats.result,
       note: [vsNats.note, notes.length > 0 ? `${notes.join('; ')}: throughput there is a floor set by the generator, the CPU per frame row is the measure` : undefined].filter(Boolean).join('; ') || undefined,
@@ -176,15 +175,4 @@ the generator's, not the system's. **CPU placement:** ${placement.pinned
 ${detail}
 `;
   return { name: 'fanout', title: 'Relay fan-out', rows, details, raw: { options: opts, inFlightBudgetBytes: IN_FLIGHT_BUDGET, placement, runs: runs.map(({ latencyHistogram: _h, ...r }) => r) }, commonMax };
-}
-
-/**
- * A target is met when every repeat meets it; met by the median only, it is "met within the noise".
- */
-export function verdict(s: Spread, ok: (v: number) => boolean, what: string): Pick<Row, 'result' | 'note'> {
-  if (s.n === 0) return { result: 'not measured', note: 'no run completed' };
-  const all = ok(s.min) && ok(s.max);
-  if (all) return { result: 'met' };
-  if (ok(s.median)) return { result: 'met', note: `within the noise: the median ${what} meets it, not every repeat (range in the ratio column)` };
-  return { result: 'missed', note: `see the analysis below` };
 }

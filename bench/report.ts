@@ -2,6 +2,7 @@
 // raw figures as JSON, one file per benchmark.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Spread } from './stats';
 
 export type Verdict = 'met' | 'missed' | 'no target' | 'not measured';
 
@@ -47,6 +48,20 @@ export interface RunInfo {
 }
 
 const escape = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+/**
+ * A target is met when every repeat meets it; met by the median only, it is "met within the noise".
+ */
+export function verdict(s: Spread, ok: (v: number) => boolean, what: string): Pick<Row, 'result' | 'note'> {
+  if (s.n === 0) return { result: 'not measured', note: 'no run completed' };
+  const all = ok(s.min) && ok(s.max);
+  if (all) return { result: 'met' };
+  if (ok(s.median)) return { result: 'met', note: `within the noise: the median ${what} meets it, not every repeat (range in the ratio column)` };
+  return { result: 'missed', note: `see the analysis below` };
+}
+
+/** A repeated figure: its median, with the range when there was more than one. */
+export const withRange = (s: Spread, f: (v: number) => string): string => (s.n > 1 ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : f(s.median));
 
 export function markdownTable(headers: string[], rows: string[][]): string {
   return [

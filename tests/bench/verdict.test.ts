@@ -1,7 +1,10 @@
 // A target counts as met only when every repeat meets it; met by the median alone, the row says
 // it is within the noise; and the CPU-per-frame target depends on the room size as the issue sets it.
-import { targetCpuRatio, verdict } from '../../bench/fanout';
-import { equalLoadRatio, generatorBound, judgeStep, participantsPerCore, type CapacityStep, type StepFigures, type StepVerdict } from '../../bench/capacity';
+import { targetCpuRatio } from '../../bench/fanout';
+import { verdict } from '../../bench/report';
+import {
+  capacityVerdict, equalLoadRatio, generatorBound, judgeStep, participantsPerCore, summarize, type CapacityFigure, type CapacityStep, type StepFigures, type StepVerdict,
+} from '../../bench/capacity';
 import { MEDIA_FRAMES_PER_SEC } from '../../bench/load';
 import { spread } from '../../bench/stats';
 
@@ -57,8 +60,8 @@ describe('capacity steps: no limit is waived', () => {
   });
 });
 
-function capStep(system: 'relay' | 'ws', participants: number, usPerFrame: number, passed: boolean): CapacityStep {
-  return { system, roomSize: 2, participants, serverUsPerFrame: usPerFrame, verdict: passed ? 'pass' : 'fail' } as CapacityStep;
+function capStep(system: 'relay' | 'ws', participants: number, usPerFrame: number, passed: boolean, repeat = 0): CapacityStep {
+  return { system, roomSize: 2, repeat, participants, serverUsPerFrame: usPerFrame, verdict: passed ? 'pass' : 'fail' } as CapacityStep;
 }
 
 test('equal-load ratio: the largest load both systems passed', () => {
@@ -68,4 +71,48 @@ test('equal-load ratio: the largest load both systems passed', () => {
   ];
   expect(equalLoadRatio(steps, 2)).toEqual({ participants: 100, ratio: 43.3 / 29.6 });
   expect(equalLoadRatio(steps, 5)).toBeUndefined();
+});
+
+describe('capacity over repeated ramps', () => {
+  /** ramps of rooms of 2: our relay's per-core figures and the ws design's, ramp by ramp */
+  function figures(ours: Array<number | undefined>, ws: number[]): CapacityFigure[] {
+    return [
+      ...ours.map((perCore, repeat): CapacityFigure => ({
+        system: 'relay', roomSize: 2, repeat, perCore: perCore ?? 300, stoppedBy: 'limit', passed: perCore === undefined ? undefined : ({ participants: 200 } as CapacityStep),
+      })),
+      ...ws.map((perCore, repeat): CapacityFigure => ({ system: 'ws', roomSize: 2, repeat, perCore, stoppedBy: 'limit', passed: { participants: 200 } as CapacityStep })),
+    ];
+  }
+
+  test('the ratio is taken ramp by ramp, not median over median', () => {
+    // medians 500 and 250 would say 2×; ramp by ramp it is 2.5, 1.6 and 2.4
+    const c = summarize(figures([500, 400, 600], [200, 250, 250]), [], 2);
+    expect(c.ours).toMatchObject({ median: 500, min: 400, max: 600, n: 3 });
+    expect(c.ratio).toMatchObject({ median: 2.4, min: 1.6, max: 2.5, n: 3 });
+  });
+
+  test.each<[string, number[], number[], string, RegExp | undefined]>([
+    ['every ramp meets it', [500, 480, 520], [200, 220, 210], 'met', undefined],
+    ['only the median meets it: within the noise', [500, 400, 600], [200, 250, 250], 'met', /within the noise/],
+    ['the median misses', [400, 380, 600], [250, 250, 250], 'missed', /analysis/],
+  ])('%s', (_name, ours, ws, result, note) => {
+    const v = capacityVerdict(summarize(figures(ours, ws), [], 2));
+    expect(v.result).toBe(result);
+    if (note === undefined) expect(v.note).toBeUndefined();
+    else expect(v.note).toMatch(note);
+  });
+
+  test('a ramp of our relay that passed no step misses the target, whatever its CPU projects', () => {
+    const v = capacityVerdict(summarize(figures([900, undefined, 900], [200, 200, 200]), [], 2));
+    expect(v).toEqual({ result: 'missed', note: expect.stringMatching(/no step of our relay passed in 1 ramp/) });
+  });
+
+  test('equal-load ratios are per ramp: steps of one ramp never pair with another\'s', () => {
+    const steps = [
+      capStep('relay', 200, 20, true, 0), capStep('ws', 200, 50, true, 0),
+      capStep('relay', 200, 25, true, 1), capStep('ws', 200, 40, false, 1), capStep('ws', 100, 45, true, 1), capStep('relay', 100, 30, true, 1),
+    ];
+    const c = summarize(figures([500, 500], [200, 200]), steps, 2);
+    expect(c.equalLoad).toMatchObject({ min: 45 / 30, max: 50 / 20, n: 2 });
+  });
 });
