@@ -304,9 +304,9 @@ function report(opts: CapacityOptions, steps: CapacityStep[], figures: CapacityF
   /** what each ramp of `s` carried: its largest passed step and what ended it */
   const carried = (s: System, n: number) => {
     const ramps = figures.filter((f) => f.system === s && f.roomSize === n);
-    const passed = ramps.map((f) => (f.passed === undefined ? 'none' : `${f.passed.participants} at ${f.passed.cpu.server} %`));
+    const passed = ramps.map((f) => (f.passed === undefined ? 'no step' : `${f.passed.participants} at ${f.passed.cpu.server} % of a core`));
     const ends = [...new Set(ramps.map((f) => (f.passed === undefined ? STOPPED_FIRST : STOPPED)[f.stoppedBy]))];
-    return `largest passed step per ramp: ${passed.join(', ')} of a core; then ${ends.join(' / ')}`;
+    return `largest passed step per ramp: ${passed.join(', ')}; then ${ends.join(' / ')}`;
   };
   const unit = (sp: Spread, n: number, s: System) => {
     const noneWs = s === 'ws' && figures.some((f) => f.system === 'ws' && f.roomSize === n && f.passed === undefined);
