@@ -1,6 +1,8 @@
-// The load generator as several processes (bench/loadgen-worker.ts), so that it is not what limits
-// a run: whole rooms are spread over the workers, each runs its rooms with bench/load.ts, and the
-// figures are merged here. Frames are stamped with CLOCK_MONOTONIC, so latency holds across them.
+// The load generator as several processes, so that it is not what limits a run: Node ones
+// (bench/loadgen-worker.ts running bench/load.ts; every system and send mode) or C ones
+// (bench/native-generator.ts; WebSocket and the media mix, for capacity). Whole rooms are spread
+// over the processes and the figures merged here. Frames are stamped with CLOCK_MONOTONIC, so
+// latency holds across them.
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
