@@ -5,18 +5,18 @@
  * Measured by `npm run bench` (BENCHMARKS.md, section Capacity; bench/results/capacity.json): the
  * participants of a real call (audio 50/s, video 30 fps with a 40 KB keyframe every 2 s, heartbeats,
  * RTT probes) that one core of our relay carries, by room size, from the relay's own CPU time per
- * delivered frame; and its resident memory under that load. Measured on a 2-core machine with the
- * relay pinned to one core and the load generators on the other, over loopback, where the relay is
- * also charged its receivers' kernel TCP work: the figures err low. The generators ran out before the
- * relay did in every room size but 20 (projections from the largest step that met both limits, at 24–51 % of
- * a core; per-frame cost falls with load, so these err low too). Two runs before, of nearly the same relay
- * code, gave 526 / 408 / 286 / 114 and 641 / 445 / 320 / 192: on this VM the figures move by 10–50 % from
- * run to run; the lowest of each is within about 20 % of these.
+ * delivered frame at the largest step that met both limits (≤ 0.1 % dropped, p99 ≤ 50 ms); the
+ * median of three ramps (their ranges: 573–669 / 416–445 / 301–326 / 161–227). Measured on a 2-core
+ * machine with the relay pinned to one core and the C load generators (bench/native/wsload.c) and
+ * nats-server on the other, over loopback, where the relay is also charged its receivers' kernel TCP
+ * work: the figures err low. Every ramp ended where the relay itself ran out: the step after its
+ * largest passed one (×2) took it to 97–100 % of its core and broke a limit. And its resident
+ * memory under that load.
  * Re-measure and replace these values; everything below follows from them.
  */
 export const RELAY_CAPACITY = {
   /** participants per relay core, by participants per room */
-  participantsPerCore: { 2: 543, 5: 393, 20: 167, 50: 156 } as Readonly<Record<2 | 5 | 20 | 50, number>>,
+  participantsPerCore: { 2: 635, 5: 425, 20: 307, 50: 222 } as Readonly<Record<2 | 5 | 20 | 50, number>>,
   /** the room size replicas are planned for (a typical call) */
   planningRoomSize: 5 as const,
   /** relay RSS with no sessions, MiB (bench Memory section: 91.0 MiB) */
@@ -30,7 +30,7 @@ export const RELAY_CAPACITY = {
    */
   rssPerParticipantKiB: 731,
   /** where the figures come from */
-  source: 'BENCHMARKS.md, Capacity (measuring commit 5dc3872, 2026-11-25; memory figures from commit 076d629)',
+  source: 'BENCHMARKS.md, Capacity (measuring commit 8e7bca2, 2026-11-25; memory figures from commit 076d629)',
 } as const;
 
 export interface RelaySizing {
