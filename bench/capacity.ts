@@ -364,7 +364,7 @@ every ramp says so. ${placement.pinned ? `The server under test was pinned to co
 **Participants per core** = 10⁶ µs ÷ (the server's CPU µs per delivered frame × ${MEDIA_FRAMES_PER_SEC} × (N − 1) deliveries a participant
 causes per second), at the largest passed step (user + system time from /proc/<pid>/stat over the window; the RTT
 echoes, pings and timers are in that CPU too). Per delivered frame, so that frames a system dropped do not flatter it. The
-server's core also runs its receivers' loopback TCP work and the step stops at the first power of ${opts.growth} that breaks a limit,
+server's core also runs its receivers' loopback TCP work, and the ramp ends at the first ×${opts.growth} step that breaks a limit,
 so the figure is projected from the CPU the server actually spent at the largest passed step, which assumes cost grows
 linearly with load (per-frame costs fall a little as batches grow, so the projection errs low). The operator's sizing
 (topology/relay-sizing.ts) is derived from our relay's figure.
