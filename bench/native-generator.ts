@@ -23,12 +23,12 @@ const BINARY = path.join(ROOT, 'build', 'bench', 'wsload');
  * Compiles the generator when its binary is missing or older than its source; returns its path.
  * Needs a C compiler (`$CC`, else `cc`): Debian's `gcc`.
  */
-export function buildNativeGenerator(): string {
-  const fresh = fs.existsSync(BINARY) && fs.statSync(BINARY).mtimeMs >= fs.statSync(SOURCE).mtimeMs;
-  if (fresh) return BINARY;
-  fs.mkdirSync(path.dirname(BINARY), { recursive: true });
+export function buildNativeGenerator(binary = BINARY): string {
+  const fresh = fs.existsSync(binary) && fs.statSync(binary).mtimeMs >= fs.statSync(SOURCE).mtimeMs;
+  if (fresh) return binary;
+  fs.mkdirSync(path.dirname(binary), { recursive: true });
   const cc = process.env.CC ?? 'cc';
-  const tmp = `${BINARY}.${process.pid}.tmp`;
+  const tmp = `${binary}.${process.pid}.tmp`;
   try {
     execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-o', tmp, SOURCE, '-lm'], { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
@@ -36,8 +36,8 @@ export function buildNativeGenerator(): string {
     if (e.code === 'ENOENT') throw new Error(`the native load generator needs a C compiler (${cc} not found): apt-get install -y gcc`);
     throw new Error(`compiling ${path.relative(ROOT, SOURCE)} failed:\n${e.stderr?.toString() ?? e.message}`);
   }
-  fs.renameSync(tmp, BINARY); // atomic: parallel builds never run a half-written binary
-  return BINARY;
+  fs.renameSync(tmp, binary); // atomic: parallel builds never run a half-written binary
+  return binary;
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
