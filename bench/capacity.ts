@@ -231,7 +231,7 @@ export function summarize(figures: readonly CapacityFigure[], steps: readonly Ca
   };
 }
 
-/** Met when every ramp's ratio meets the target; within the noise when only the median does (bench/fanout.ts verdict). */
+/** Met when every ramp's ratio meets the target; within the noise when only the median does (bench/report.ts verdict). */
 export function capacityVerdict(c: CapacitySummary): Pick<Row, 'result' | 'note'> {
   if (c.ratio.n === 0) return { result: 'not measured', note: 'no CPU figure for one of the systems' };
   if (c.oursUnpassed > 0) return { result: 'missed', note: `no step of our relay passed in ${c.oursUnpassed} ramp(s) (see the steps); see the analysis below` };
