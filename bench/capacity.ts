@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { benchEnv } from './env';
 import { Generators, type GeneratedRun, type GeneratorKind } from './generators';
-import { MEDIA_BYTES_PER_SEC, MEDIA_FRAMES_PER_SEC, MEDIA_MIX, sleep } from './load';
+import { DRAIN_MS, MEDIA_BYTES_PER_SEC, MEDIA_FRAMES_PER_SEC, MEDIA_MIX, sleep } from './load';
 import { placeSystem, placement, release, rssBytes } from './procs';
 import { fmt, markdownTable, verdict, withRange, type BenchResult, type Row } from './report';
 import { spread, type Spread } from './stats';
@@ -350,7 +350,7 @@ each delivered to the N − 1 others of its room. Streams start at spread phases
 Load grows in whole rooms (×${opts.growth} a step, up to ${opts.maxSteps} steps) from ${Object.entries(opts.startParticipants).map(([n, p]) => `${p} (rooms of ${n})`).join(', ')} participants;
 a step passes with ≤ ${MAX_LOSS * 100} % of due deliveries dropped by the server (its own drop counter on /metrics: our relay's
 buffer bound, the ws design's) and p99 delivery ≤ ${MAX_P99_MS} ms. *Not received by the end* counts deliveries the generator had
-not read 2 s after the last send: late, in socket buffers, when the generator itself is starved. A step where that
+not read ${DRAIN_MS / 1000} s after the last send: late, in socket buffers, when the generator itself is starved. A step where that
 exceeds ${MAX_UNRECEIVED * 100} % measured the generator, not the server: the ramp stops before it. A step
 broken by one stall is run once more. No step is exempt from a limit: a p99 broken while the generators were starved
 (they saturated, or the core they share with nats-server was ≥ ${OTHERS_BUSY_SHARE * 100} % busy: *generator-bound*) is broken all the same,

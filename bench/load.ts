@@ -318,6 +318,8 @@ export const MAX_LOCAL_BUFFER = 1024 * 1024;
 const STALL_MS = 1_000;
 /** A session id field appended by the relay: tag byte + varint of a 64-bit id with the top bit set. */
 const STAMPED_SESSION_ID_BYTES = 11;
+/** After the last send, how long a run waits for what is in flight (then it counts as not received). */
+export const DRAIN_MS = 2_000;
 /** The media mix is paced by one timer for all participants. */
 export const MEDIA_TICK_MS = 5;
 
@@ -460,7 +462,7 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
   sending = false;
   clearInterval(ticker);
   // let what is in flight arrive, so the next run starts clean
-  const drainDeadline = performance.now() + 2_000;
+  const drainDeadline = performance.now() + DRAIN_MS;
   while (performance.now() < drainDeadline && participants.some((_, i) => outstanding(i) > 0)) await sleep(20);
   for (const p of participants) p.onFrame = () => undefined;
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PacketType, encodeRttProbe, utf8 } from '../protocol';
 import {
-  MAGIC, MAX_LOCAL_BUFFER, MEDIA_TICK_MS, TemplateSet, activationFrame, mediaPhase, mediaSizes, mediaStreams, mediaTypeOfSize, newRunId,
+  DRAIN_MS, MAGIC, MAX_LOCAL_BUFFER, MEDIA_TICK_MS, TemplateSet, activationFrame, mediaPhase, mediaSizes, mediaStreams, mediaTypeOfSize, newRunId,
   userIdOf, type RunOptions, type RunResult,
 } from './load';
 import type { GeneratorProcess } from './generators';
@@ -149,7 +149,7 @@ export class NativeGenerator implements GeneratorProcess {
     for (const line of setup) await this.command([line]);
     const file = path.join(os.tmpdir(), `wsload-${process.pid}-${runId}.f64`);
     try {
-      const reply = await this.command([`run ${tag} ${MAGIC} ${runId} ${opts.warmupMs} ${opts.durationMs} ${MEDIA_TICK_MS} ${MAX_LOCAL_BUFFER} ${file}`]);
+      const reply = await this.command([`run ${tag} ${MAGIC} ${runId} ${opts.warmupMs} ${opts.durationMs} ${MEDIA_TICK_MS} ${MAX_LOCAL_BUFFER} ${DRAIN_MS} ${file}`]);
       const [, delivered, sent, windowMs, expected, lost, samples] = reply.split(' ');
       const raw = fs.readFileSync(file);
       const values = new Float64Array(raw.buffer, raw.byteOffset, raw.byteLength / 8);

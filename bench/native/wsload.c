@@ -16,7 +16,7 @@
 //   template <size> <payloadOffset> <timestampOffset> <uidOffsetA> <uidOffsetB> <hex>
 //   layout <length> <payloadOffset> <timestampOffset>
 //   stream <periodMs> <k> <size_0> ... <size_k-1>    a size of 0 sends the participant's RTT probe
-//   run <tag> <magic> <runId> <warmupMs> <durationMs> <tickMs> <maxLocalBuffer> <sampleFile>
+//   run <tag> <magic> <runId> <warmupMs> <durationMs> <tickMs> <maxLocalBuffer> <drainMs> <sampleFile>
 //     answers: result <deliveredInWindow> <sentInWindow> <windowMs> <expected> <lost> <samples>
 //     and writes the window's delivery latencies (ms, float64, host order) to <sampleFile>
 //   close <tag>
@@ -47,7 +47,6 @@
 #define MAX_FRAME (1 << 20)
 #define SENDER_SLOTS 65536
 #define HANDSHAKE_TIMEOUT_MS 15000
-#define DRAIN_MS 2000
 
 typedef struct {
   unsigned char *data;
@@ -516,7 +515,7 @@ static void handle_events(int timeout_ms) {
 
 static int64_t outstanding(const conn_t *c) { return (int64_t)(c->sent * c->receivers) - (int64_t)c->delivered; }
 
-static void run(group_t *g, uint32_t magic, uint32_t run_id, double warmup_ms, double duration_ms, double tick_ms, size_t max_local, const char *sample_file) {
+static void run(group_t *g, uint32_t magic, uint32_t run_id, double warmup_ms, double duration_ms, double tick_ms, size_t max_local, double drain_ms, const char *sample_file) {
   for (int s = 0; s < n_streams; s++)
     for (int j = 0; j < streams[s].k; j++)
       if (streams[s].sizes[j] != 0 && template_of(streams[s].sizes[j]) == NULL) {
@@ -581,7 +580,7 @@ static void run(group_t *g, uint32_t magic, uint32_t run_id, double warmup_ms, d
     handle_events(wait <= 0 ? 0 : (int)(wait + 0.999));
   }
   // let what is in flight arrive, so the next run starts clean
-  double drain_until = now_ms() + DRAIN_MS;
+  double drain_until = now_ms() + drain_ms;
   for (;;) {
     int64_t left = 0;
     for (int i = 0; i < g->n; i++)
@@ -726,13 +725,13 @@ static void cmd_stream(char *args) {
 static void cmd_run(char *args) {
   char tag[128], file[1024];
   unsigned magic, run_id;
-  double warmup, duration, tick;
+  double warmup, duration, tick, drain;
   size_t max_local;
-  if (sscanf(args, "%127s %u %u %lf %lf %lf %zu %1023s", tag, &magic, &run_id, &warmup, &duration, &tick, &max_local, file) != 8 || tick <= 0 || duration <= 0)
-    return reply("error usage: run <tag> <magic> <runId> <warmupMs> <durationMs> <tickMs> <maxLocalBuffer> <sampleFile>");
+  if (sscanf(args, "%127s %u %u %lf %lf %lf %zu %lf %1023s", tag, &magic, &run_id, &warmup, &duration, &tick, &max_local, &drain, file) != 9 || tick <= 0 || duration <= 0 || drain < 0)
+    return reply("error usage: run <tag> <magic> <runId> <warmupMs> <durationMs> <tickMs> <maxLocalBuffer> <drainMs> <sampleFile>");
   group_t *g = find_group(tag);
   if (g == NULL) return reply("error nothing open under %s", tag);
-  run(g, magic, run_id, warmup, duration, tick, max_local, file);
+  run(g, magic, run_id, warmup, duration, tick, max_local, drain, file);
 }
 
 int main(void) {
