@@ -30,6 +30,12 @@ const TIMESTAMP_SENTINEL = Math.PI * 1e100;
 /** Fixed-width user ids keep every sender's frame layout identical. */
 export const userIdOf = (index: number) => `u${String(index).padStart(5, '0')}`;
 
+/** The unauthenticated lobby path participant `index` of `room` joins. */
+export const lobbyPath = (index: number, room: string) => `/lobby/${userIdOf(index)}/${room}`;
+
+/** A PacketWrapper's first byte: the tag of field 1 (packet_type, varint), so its second byte is the type. */
+export const WRAPPER_TYPE_TAG = 0x08;
+
 /**
  * A MEDIA PacketWrapper of exactly `size` bytes from sender `index`, built with protocol/'s
  * encoders; its payload carries a magic, the run id and the sender, and MediaPacket.timestamp
@@ -93,7 +99,7 @@ export class FrameTemplate {
 
 /** Sender index and send time of a benchmark frame laid out like `t` (any run id), or undefined. */
 export function readBenchFrame(frame: Uint8Array, t: FrameTemplate): { sender: number; sentAt: number } | undefined {
-  if (frame.length < t.size || frame[0] !== 0x08 || frame[1] !== PacketType.MEDIA) return undefined;
+  if (frame.length < t.size || frame[0] !== WRAPPER_TYPE_TAG || frame[1] !== PacketType.MEDIA) return undefined;
   const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   if (dv.getUint32(t.payloadOffset) !== MAGIC || dv.getUint32(t.payloadOffset + 4) !== t.runId) return undefined;
   return { sender: dv.getUint16(t.payloadOffset + 8), sentAt: dv.getFloat64(t.timestampOffset, true) };
@@ -128,7 +134,7 @@ export function activationFrame(index: number): Uint8Array {
  */
 export async function wsParticipant(baseUrl: string, room: string, index: number, group = 0): Promise<Participant> {
   let socket: net.Socket | undefined;
-  const ws = new WebSocket(`${baseUrl}/lobby/${userIdOf(index)}/${room}`, {
+  const ws = new WebSocket(`${baseUrl}${lobbyPath(index, room)}`, {
     perMessageDeflate: false,
     // ws's own netConnect, keeping the socket: `path` is the URL's path here, and net reads it as an IPC path
     createConnection: ((o: net.NetConnectOpts & { socketPath?: string }) => (socket = net.connect({ ...o, path: o.socketPath } as net.NetConnectOpts))) as typeof net.createConnection,
@@ -163,7 +169,7 @@ export async function wsParticipant(baseUrl: string, room: string, index: number
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return;
-      if (data[0] === 0x08 && data[1] === PacketType.SESSION_ASSIGNED) {
+      if (data[0] === WRAPPER_TYPE_TAG && data[1] === PacketType.SESSION_ASSIGNED) {
         clearTimeout(timer);
         resolve();
       }
@@ -400,7 +406,7 @@ export async function runLoad(opts: RunOptions): Promise<RunResult> {
   const minLength = Math.min(...sizes);
   participants.forEach((p) => {
     p.onFrame = (frame) => {
-      if (frame.length < minLength || frame[0] !== 0x08 || frame[1] !== PacketType.MEDIA) return;
+      if (frame.length < minLength || frame[0] !== WRAPPER_TYPE_TAG || frame[1] !== PacketType.MEDIA) return;
       const layout = layouts.get(frame.length);
       if (layout === undefined) return;
       const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import WebSocket from 'ws';
 import { PacketType } from '../protocol';
 import { benchEnv } from './env';
-import { sleep, userIdOf } from './load';
+import { lobbyPath, sleep } from './load';
 import { rssBytes, startRelay, startWsRelay, type Server } from './procs';
 import { fmt, type BenchResult, type Row } from './report';
 
@@ -45,7 +45,7 @@ async function measure(system: Measurement['system'], server: Server, opts: Memo
     const open = async () => {
       while (next < opts.sessions) {
         const i = next++;
-        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/lobby/${userIdOf(i)}/memory-${Math.floor(i / opts.perRoom)}`, { perMessageDeflate: false });
+        const ws = new WebSocket(`ws://127.0.0.1:${server.port}${lobbyPath(i, `memory-${Math.floor(i / opts.perRoom)}`)}`, { perMessageDeflate: false });
         sockets.push(ws);
         await new Promise<void>((resolve, reject) => {
           ws.once('error', reject);

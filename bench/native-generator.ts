@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PacketType, encodeRttProbe, utf8 } from '../protocol';
 import {
-  DRAIN_MS, MAGIC, MAX_LOCAL_BUFFER, MEDIA_TICK_MS, TemplateSet, activationFrame, mediaPhase, mediaSizes, mediaStreams, mediaTypeOfSize, newRunId,
+  DRAIN_MS, MAGIC, MAX_LOCAL_BUFFER, WRAPPER_TYPE_TAG, lobbyPath, MEDIA_TICK_MS, TemplateSet, activationFrame, mediaPhase, mediaSizes, mediaStreams, mediaTypeOfSize, newRunId,
   userIdOf, type RunOptions, type RunResult,
 } from './load';
 import type { GeneratorProcess } from './generators';
@@ -123,12 +123,12 @@ export class NativeGenerator implements GeneratorProcess {
         const index = r.indices[k];
         const user = userIdOf(index);
         const port = loopbackPort(r.urls?.[k] ?? url);
-        lines.push(['p', port, index, r.indices.length - 1, mediaPhase(lines.length).toFixed(9), `/lobby/${user}/${r.room}`,
+        lines.push(['p', port, index, r.indices.length - 1, mediaPhase(lines.length).toFixed(9), lobbyPath(index, r.room),
           hex(utf8.encode(user)), hex(activationFrame(index)), hex(encodeRttProbe(user, 0))].join(' '));
       }
     }
     if (lines.length === 0) return;
-    await this.command([`prefixes 8 ${PacketType.SESSION_ASSIGNED} 8 ${PacketType.MEDIA}`]);
+    await this.command([`prefixes ${WRAPPER_TYPE_TAG} ${PacketType.SESSION_ASSIGNED} ${WRAPPER_TYPE_TAG} ${PacketType.MEDIA}`]);
     await this.command([`open ${tag} ${lines.length}`, ...lines]);
     this.opened.add(tag);
   }

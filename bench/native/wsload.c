@@ -339,11 +339,12 @@ static void run_frame(conn_t *c, const unsigned char *p, size_t len) {
 static int read_conn(conn_t *c, void (*frame)(conn_t *, const unsigned char *, size_t)) {
   for (;;) {
     buf_reserve(&c->in, 65536);
-    ssize_t r = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+    size_t room = c->in.cap - c->in.len;
+    ssize_t r = read(c->fd, c->in.data + c->in.len, room);
     if (r > 0) {
       c->in.len += (size_t)r;
       if (parse_frames(c, frame) < 0) return -1;
-      if ((size_t)r < 65536) return 0; // drained: the next read would say EAGAIN
+      if ((size_t)r < room) return 0; // drained: the next read would say EAGAIN
       continue;
     }
     if (r < 0 && errno == EINTR) continue;
